@@ -1,0 +1,5 @@
+import sys
+
+from camstudy.cli import main
+
+sys.exit(main())

@@ -1,0 +1,79 @@
+"""Shared test plumbing: system pieces (Chromium, PostgreSQL) that some tests need.
+
+Where a piece is missing the test is skipped with a line that says why; under CI
+(``CI=true``) a missing piece is a failure, because CI installs everything with
+``.ci/system-deps.sh`` and a skip there would hide a broken set-up.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://camstudy:camstudy@127.0.0.1:5432/camstudy_test"
+
+
+def missing_piece(reason: str) -> None:
+    """Skip (locally) or fail (under CI) because a system piece is not there."""
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(f"CI=true but {reason}; .ci/system-deps.sh should have provided it")
+    pytest.skip(f"{reason}; run `bash .ci/system-deps.sh` (as root) to install it")
+
+
+def chromium_path() -> str:
+    path = os.environ.get("CAMSTUDY_CHROMIUM") or shutil.which("chromium") or shutil.which(
+        "chromium-browser"
+    )
+    if not path:
+        missing_piece("Chromium is not installed (needed for the real-browser tests)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Debian Chromium driven by Playwright, shared by the session."""
+    path = chromium_path()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - dev extra missing
+        missing_piece("the playwright package is not installed (pip install -e '.[dev]')")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """URL of a reachable PostgreSQL test database (see .ci/system-deps.sh)."""
+    url = os.environ.get("CAMSTUDY_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+    try:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        missing_piece(f"PostgreSQL is not reachable at {url} ({type(exc).__name__})")
+    return url
+
+
+@pytest.fixture
+def artifact_dir() -> "os.PathLike[str]":
+    """Where tests keep files a person may want to look at (screenshots, reports)."""
+    from pathlib import Path
+
+    d = Path(os.environ.get("CAMSTUDY_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
