@@ -167,7 +167,7 @@ def load_model(
             _apply_state_dict(model, _state_dict(load_checkpoint(path)), path)
         return model.eval()
 
-    builder = _torchvision_builder(arch)
+    builder = _local_builder(arch) or _torchvision_builder(arch)
     if path is not None:
         loaded = load_checkpoint(path)
         if isinstance(loaded, nn.Module):
@@ -186,8 +186,22 @@ def load_model(
     return _build(builder, arch, num_classes, head, input_size).eval()
 
 
+def _local_builder(arch: str):
+    """Architectures camstudy defines itself (the built-in demo CNN)."""
+    if arch == "demo_cnn":
+        from generator.demo_model import build_demo_cnn
+
+        def builder(weights=None, num_classes: int = 5, input_size: int = 96, **_):
+            return build_demo_cnn(num_classes=num_classes, input_size=input_size)
+
+        return builder
+    return None
+
+
 def _build(builder, arch: str, num_classes: int | None, head: str, input_size: int) -> nn.Module:
     kwargs = {"num_classes": num_classes} if num_classes is not None else {}
+    if arch == "demo_cnn":  # always a flatten head, sized for its input
+        return builder(weights=None, input_size=input_size, **kwargs)
     model = builder(weights=None, **kwargs)
     if head == "flatten":
         model = to_flatten_head(model, arch, num_classes or _num_outputs(model), input_size)
