@@ -1,0 +1,54 @@
+"""Alembic environment for the camstudy survey database.
+
+Run through ``camstudy db upgrade`` (which sets the URL); plain ``alembic`` works too
+with ``-x url=...`` or ``DATABASE_URL``.
+"""
+from __future__ import annotations
+
+import os
+
+from alembic import context
+
+from webapp.db import Base, make_engine
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def database_url() -> str:
+    url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
+        "sqlalchemy.url"
+    ) or os.environ.get("DATABASE_URL")
+    if not url:
+        raise SystemExit("no database URL: use `camstudy db upgrade` or set DATABASE_URL")
+    return url
+
+
+def run_migrations_offline() -> None:
+    context.configure(
+        url=database_url(),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    engine = make_engine(database_url())
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

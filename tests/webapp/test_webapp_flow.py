@@ -1,0 +1,84 @@
+"""A participant's path: lab start, consent, instructions, practice, trials, questionnaire,
+completion; resume after reloads; pages that redirect to the right step."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from webapp.db import Participant, Response, Trial, db
+
+
+def test_whole_session_stores_one_row_per_question_per_trial(app, walker):
+    walker.start_lab("P001")
+    walker.consent_and_instructions()
+    walker.finish()
+    with app.app_context():
+        s = db.session
+        p = s.scalars(select(Participant)).one()
+        trials = s.scalars(select(Trial).filter_by(participant_pk=p.id)).all()
+        assert p.completed_at is not None and p.questionnaire["familiarity"] == "some"
+        assert [t.trial_index for t in trials] == [-1, 0, 1, 2, 3, 4]  # 1 practice, 4 pairs + 1 check
+        assert s.scalar(select(func.count(Response.id))) == 2 * len(trials)
+    done = walker.get(f"/s/{walker.token}/done").get_data(as_text=True)
+    assert p.completion_code in done
+
+
+def test_consent_needs_the_box_ticked(walker):
+    walker.start_lab("P002")
+    r = walker.form(f"/s/{walker.token}/consent", {})
+    assert r.status_code == 200 and "Please tick the box" in r.get_data(as_text=True)
+
+
+def test_consent_page_has_i_agree_checkbox_and_start_button(walker):
+    walker.start_lab("P003")
+    html = walker.get(f"/s/{walker.token}/consent").get_data(as_text=True)
+    assert "I agree" in html and 'value="Start"' in html
+
+
+def test_reload_and_reopen_resume_at_first_unanswered_trial(app, walker):
+    walker.start_lab("P004")
+    walker.consent_and_instructions()
+    assert walker.answer(-1).status_code == 201
+    assert walker.answer(0).status_code == 201
+    # the back button or an old bookmark for an answered trial lands on the first unanswered one
+    r = walker.get(f"/s/{walker.token}/trial/0")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/trial/1")
+    # skipping ahead is not possible either
+    r = walker.get(f"/s/{walker.token}/trial/3")
+    assert r.headers["Location"].endswith("/trial/1")
+    # the signed cookie brings a returning browser back to its place
+    r = walker.get("/")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/trial/1")
+    # and so does the link alone, in a fresh browser
+    fresh = app.test_client()
+    r = fresh.get(f"/s/{walker.token}/")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/trial/1")
+
+
+def test_typing_the_same_lab_id_again_resumes_that_participant(walker):
+    first = walker.start_lab("P005")
+    assert walker.start_lab("P005") == first
+
+
+def test_unknown_token_is_a_clear_404(client):
+    r = client.get("/s/not-a-real-token-at-all/consent")
+    assert r.status_code == 404 and "not valid" in r.get_data(as_text=True)
+
+
+def test_trial_page_shows_questions_as_named_radio_groups(walker):
+    walker.start_lab("P006")
+    walker.consent_and_instructions()
+    html = walker.get(f"/s/{walker.token}/trial/-1").get_data(as_text=True)
+    assert 'role="radiogroup"' in html and "Which explanation highlights a larger area?" in html
+    assert "Which explanation is more focused?" in html
+    for label in ("Image A", "Image B", "About the same"):
+        assert label in html
+    assert ">Next<" in html and "Practice" in html
+
+
+def test_last_trial_button_says_finish(walker):
+    walker.start_lab("P007")
+    walker.consent_and_instructions()
+    for i in range(-1, 4):
+        assert walker.answer(i).status_code == 201
+    html = walker.get(f"/s/{walker.token}/trial/4").get_data(as_text=True)
+    assert ">Finish<" in html

@@ -1,0 +1,143 @@
+"""Which pairs a participant sees, in which order, with which side on the left.
+
+Allocation happens once per participant, when they start (after consent):
+
+- real pairs least-rated first: a pair's load counts answered trials and trials of
+  participants still in progress (seen within ``allocation_timeout_minutes``);
+- never the same image twice to one participant (also a unique key in the schema);
+- attention checks inserted at random positions; practice trials first;
+- with ``counterbalance_sides`` each pair goes to the A/B order it has been shown in
+  less often, so both orders come out equally often (±1) across participants;
+- every random draw comes from the participant's seed, derived from the study's seed
+  and the allocation serial number and stored in ``participants.seed``.
+
+Concurrent starts are serialised per study by an atomic ``UPDATE studies SET
+allocation_serial = allocation_serial + 1`` as the first statement of the allocation
+transaction: it takes the row lock on PostgreSQL and the write lock on SQLite, so the
+loads read after it include every earlier allocation.
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+from datetime import timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from webapp.db import Pair, Participant, Study, Trial, utcnow
+from webapp.settings import Settings
+
+
+class StudyFull(Exception):
+    """No pair is left under ``max_ratings_per_pair``."""
+
+
+def participant_seed(study_seed: int, serial: int) -> int:
+    digest = hashlib.sha256(f"camstudy:{study_seed}:{serial}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1  # fits a signed BIGINT
+
+
+def pair_loads(session: Session, study: Study, timeout_minutes: int) -> dict[tuple[int, bool], int]:
+    """(pair pk, swapped) -> number of live allocations (answered or still in progress)."""
+    cutoff = utcnow() - timedelta(minutes=timeout_minutes)
+    live = or_(
+        Trial.answered_at.is_not(None),
+        Participant.completed_at.is_not(None),
+        Participant.last_seen_at >= cutoff,
+    )
+    rows = session.execute(
+        select(Trial.pair_pk, Trial.swapped, func.count())
+        .join(Participant, Trial.participant_pk == Participant.id)
+        .where(Participant.study_pk == study.id, Trial.is_practice.is_(False), live)
+        .group_by(Trial.pair_pk, Trial.swapped)
+    )
+    return {(pk, bool(swapped)): n for pk, swapped, n in rows}
+
+
+def allocate(session: Session, participant: Participant, settings: Settings) -> None:
+    """Create the participant's trials (once; a second call does nothing). Commits."""
+    if participant.allocated_at is not None:
+        return
+    study = participant.study
+    serial = session.execute(
+        update(Study)
+        .where(Study.id == study.id)
+        .values(allocation_serial=Study.allocation_serial + 1)
+        .returning(Study.allocation_serial)
+    ).scalar_one()
+    # Under the lock now: another request may have allocated this participant meanwhile.
+    if session.execute(
+        select(Participant.allocated_at).where(Participant.id == participant.id)
+    ).scalar() is not None:
+        session.rollback()
+        session.refresh(participant)
+        return
+
+    a = settings.assignment
+    seed = participant_seed(study.seed, serial)
+    rng = random.Random(seed)
+    loads = pair_loads(session, study, a["allocation_timeout_minutes"])
+
+    def load(p: Pair) -> int:
+        return loads.get((p.id, False), 0) + loads.get((p.id, True), 0)
+
+    pairs = list(session.scalars(select(Pair).where(Pair.study_pk == study.id).order_by(Pair.id)))
+    cap = a["max_ratings_per_pair"]
+    used_images: set[str] = set()
+
+    def pick(candidates: list[Pair], n: int) -> list[Pair]:
+        rng.shuffle(candidates)
+        candidates.sort(key=load)  # stable: random order among equally loaded pairs
+        chosen = []
+        for p in candidates:
+            if len(chosen) == n:
+                break
+            if p.image_id in used_images or (cap and load(p) >= cap and not p.is_attention_check):
+                continue
+            chosen.append(p)
+            used_images.add(p.image_id)
+        return chosen
+
+    real = pick([p for p in pairs if not p.is_attention_check], a["pairs_per_participant"])
+    if not real:
+        session.rollback()
+        raise StudyFull(study.study_id)
+    checks = pick([p for p in pairs if p.is_attention_check], a["attention_checks_per_participant"])
+    rest = [p for p in pairs if p.image_id not in used_images]
+    # Practice on spare attention checks first: they show no method at all.
+    n_practice = settings.survey["practice_trials"]
+    practice = pick([p for p in rest if p.is_attention_check], n_practice)
+    practice += pick([p for p in rest if not p.is_attention_check], n_practice - len(practice))
+
+    sequence = list(real)
+    rng.shuffle(sequence)
+    for check in checks:
+        sequence.insert(rng.randint(0, len(sequence)), check)
+
+    def orientation(p: Pair) -> bool:
+        if p.is_attention_check or not a["counterbalance_sides"]:
+            return False
+        shown_ab, shown_ba = loads.get((p.id, False), 0), loads.get((p.id, True), 0)
+        return shown_ba < shown_ab if shown_ab != shown_ba else rng.random() < 0.5
+
+    ordered = [(i - len(practice), p) for i, p in enumerate(practice)] + list(enumerate(sequence))
+    for index, p in ordered:
+        swapped = orientation(p) if index >= 0 else False
+        left, right = (p.b_method, p.a_method) if swapped else (p.a_method, p.b_method)
+        session.add(
+            Trial(
+                participant_pk=participant.id,
+                pair_pk=p.id,
+                image_id=p.image_id,
+                trial_index=index,
+                is_practice=index < 0,
+                is_attention_check=p.is_attention_check,
+                swapped=swapped,
+                left_method=left,
+                right_method=right,
+            )
+        )
+    participant.seed = seed
+    participant.allocated_at = utcnow()
+    session.commit()

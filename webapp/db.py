@@ -1,0 +1,249 @@
+"""The survey database: typed SQLAlchemy 2.0 models, the engine, one session per request.
+
+The schema is owned by Alembic (``migrations/`` at the repository root); these models
+are its source of truth for autogenerate. Rules that matter for the data live in the
+schema itself: one response per participant + trial + question, one trial per
+participant + image, sides and sources restricted by CHECK constraints.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app, g
+from sqlalchemy import event
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+
+# Stable constraint names: Alembic needs them to alter constraints later (SQLite batch mode).
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SOURCES = ("lab", "mturk", "prolific")
+SIDES = ("A", "B", "same")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: sa.JSON, list[Any]: sa.JSON}
+
+
+class Study(Base):
+    """One imported study directory (its manifest.json, frozen at import)."""
+
+    __tablename__ = "studies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    manifest_sha256: Mapped[str] = mapped_column(sa.String(64))
+    manifest: Mapped[dict[str, Any]]
+    # The webapp's own sections of study.toml, validated: {"survey":…, "assignment":…, "recruitment":…}
+    settings: Mapped[dict[str, Any]]
+    study_dir: Mapped[str] = mapped_column(sa.String(1000))
+    seed: Mapped[int] = mapped_column(sa.BigInteger)
+    # Bumped at the start of every allocation: the atomic UPDATE serialises allocations
+    # of one study (row lock on PostgreSQL, write lock on SQLite) and numbers participants.
+    allocation_serial: Mapped[int] = mapped_column(sa.Integer, default=0)
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    pairs: Mapped[list[Pair]] = relationship(back_populates="study", order_by="Pair.id")
+
+
+class Stimulus(Base):
+    """An image file of the study, served under an opaque content-derived name."""
+
+    __tablename__ = "stimuli"
+    __table_args__ = (sa.UniqueConstraint("study_pk", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_pk: Mapped[int] = mapped_column(sa.ForeignKey("studies.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(64))  # public: sha256 prefix, no method in it
+    file: Mapped[str] = mapped_column(sa.String(500))  # relative to the study dir
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    url: Mapped[str | None] = mapped_column(sa.String(2000))  # public S3/CDN URL, if any
+
+
+class Pair(Base):
+    """A manifest pair: two overlays of one image (or an attention check)."""
+
+    __tablename__ = "pairs"
+    __table_args__ = (
+        sa.UniqueConstraint("study_pk", "pair_id"),
+        sa.CheckConstraint(
+            "is_attention_check OR (a_method IS NOT NULL AND b_method IS NOT NULL)",
+            name="methods_unless_attention",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_pk: Mapped[int] = mapped_column(sa.ForeignKey("studies.id", ondelete="CASCADE"), index=True)
+    pair_id: Mapped[str] = mapped_column(sa.String(100))
+    image_id: Mapped[str] = mapped_column(sa.String(200))
+    class_index: Mapped[int | None]
+    class_name: Mapped[str | None] = mapped_column(sa.String(200))
+    is_attention_check: Mapped[bool] = mapped_column(default=False)
+    expected: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    original_pk: Mapped[int | None] = mapped_column(sa.ForeignKey("stimuli.id"))
+    a_pk: Mapped[int] = mapped_column(sa.ForeignKey("stimuli.id"))
+    b_pk: Mapped[int] = mapped_column(sa.ForeignKey("stimuli.id"))
+    a_method: Mapped[str | None] = mapped_column(sa.String(50))
+    b_method: Mapped[str | None] = mapped_column(sa.String(50))
+
+    study: Mapped[Study] = relationship(back_populates="pairs")
+    original: Mapped[Stimulus | None] = relationship(foreign_keys=[original_pk])
+    a: Mapped[Stimulus] = relationship(foreign_keys=[a_pk])
+    b: Mapped[Stimulus] = relationship(foreign_keys=[b_pk])
+
+
+class Participant(Base):
+    """A person taking the survey, from one recruitment source."""
+
+    __tablename__ = "participants"
+    __table_args__ = (
+        sa.UniqueConstraint("study_pk", "source", "participant_id"),
+        sa.CheckConstraint(f"source IN {SOURCES!r}", name="source"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_pk: Mapped[int] = mapped_column(sa.ForeignKey("studies.id", ondelete="CASCADE"), index=True)
+    participant_id: Mapped[str] = mapped_column(sa.String(200))  # exported; WorkerId for MTurk
+    source: Mapped[str] = mapped_column(sa.String(20))
+    source_data: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)  # e.g. assignmentId, hitId
+    token: Mapped[str] = mapped_column(sa.String(64), unique=True)  # secret, in the URL
+    seed: Mapped[int | None] = mapped_column(sa.BigInteger)  # set at allocation
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    consented_at: Mapped[datetime | None]
+    instructed_at: Mapped[datetime | None]
+    allocated_at: Mapped[datetime | None]
+    trials_done_at: Mapped[datetime | None]
+    questionnaire: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    completed_at: Mapped[datetime | None]
+    completion_code: Mapped[str] = mapped_column(sa.String(64))
+
+    study: Mapped[Study] = relationship()
+    trials: Mapped[list[Trial]] = relationship(
+        back_populates="participant", order_by="Trial.trial_index"
+    )
+
+
+class Trial(Base):
+    """One pair in one participant's sequence, with the sides as that participant saw them.
+
+    ``trial_index`` is 0-based over the real trials; practice trials come first with
+    negative indices (-2, -1). ``left_method``/``right_method`` record what Image A and
+    Image B showed after counterbalancing (null for attention checks).
+    """
+
+    __tablename__ = "trials"
+    __table_args__ = (
+        sa.UniqueConstraint("participant_pk", "trial_index"),
+        sa.UniqueConstraint("participant_pk", "image_id"),  # never the same image twice
+        sa.CheckConstraint("is_practice = (trial_index < 0)", name="practice_first"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_pk: Mapped[int] = mapped_column(
+        sa.ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
+    pair_pk: Mapped[int] = mapped_column(sa.ForeignKey("pairs.id"), index=True)
+    image_id: Mapped[str] = mapped_column(sa.String(200))
+    trial_index: Mapped[int]
+    is_practice: Mapped[bool] = mapped_column(default=False)
+    is_attention_check: Mapped[bool] = mapped_column(default=False)
+    swapped: Mapped[bool] = mapped_column(default=False)  # manifest's B shown as Image A
+    left_method: Mapped[str | None] = mapped_column(sa.String(50))
+    right_method: Mapped[str | None] = mapped_column(sa.String(50))
+    answered_at: Mapped[datetime | None]
+
+    participant: Mapped[Participant] = relationship(back_populates="trials")
+    pair: Mapped[Pair] = relationship()
+    responses: Mapped[list[Response]] = relationship(back_populates="trial", order_by="Response.id")
+
+
+class Response(Base):
+    """One answer to one question of one trial; written exactly once."""
+
+    __tablename__ = "responses"
+    __table_args__ = (
+        sa.UniqueConstraint("participant_pk", "trial_pk", "question_id"),
+        sa.CheckConstraint(f"response_side IN {SIDES!r}", name="side"),
+        sa.CheckConstraint("rt_ms >= 0", name="rt_nonnegative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_pk: Mapped[int] = mapped_column(
+        sa.ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
+    trial_pk: Mapped[int] = mapped_column(sa.ForeignKey("trials.id", ondelete="CASCADE"), index=True)
+    question_id: Mapped[str] = mapped_column(sa.String(50))
+    response_side: Mapped[str] = mapped_column(sa.String(4))
+    response_method: Mapped[str | None] = mapped_column(sa.String(50))
+    attention_correct: Mapped[bool | None]
+    rt_ms: Mapped[int]
+    idempotency_key: Mapped[str] = mapped_column(sa.String(64))
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    trial: Mapped[Trial] = relationship(back_populates="responses")
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def make_engine(url: str, **kwargs: Any) -> sa.Engine:
+    """An engine with the per-backend settings the survey relies on."""
+    if url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {}).update({"timeout": 30, "check_same_thread": False})
+        engine = sa.create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
+            cur = dbapi_conn.cursor()
+            if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return sa.create_engine(url, **kwargs)
+
+
+class Database:
+    """Each app's engine and the current request's session (``db.session``)."""
+
+    def init_app(self, app: Flask) -> None:
+        engine = make_engine(app.config["DATABASE_URL"])
+        app.extensions["camstudy_db"] = (engine, sessionmaker(engine, expire_on_commit=False))
+        app.teardown_appcontext(self._close_session)
+
+    @property
+    def engine(self) -> sa.Engine:
+        return current_app.extensions["camstudy_db"][0]
+
+    @property
+    def session(self) -> Session:
+        """One session per request (per app context), closed at teardown."""
+        if "db_session" not in g:
+            g.db_session = current_app.extensions["camstudy_db"][1]()
+        return g.db_session
+
+    @staticmethod
+    def _close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+
+db = Database()

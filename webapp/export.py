@@ -1,0 +1,86 @@
+"""The tidy responses export (docs/formats.md, "Responses export"): one row per answer.
+
+Practice trials are left out. Booleans are ``true``/``false`` in the CSV and JSON
+booleans in the JSON export; empty CSV cells are ``null`` in JSON.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from typing import Any, Iterator
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from webapp.db import Pair, Participant, Response, Study, Trial
+
+FORMAT_VERSION = 1
+COLUMNS = [
+    "study_id", "participant_id", "source", "participant_completed", "trial_index", "pair_id",
+    "image_id", "class_name", "question_id", "response_side", "response_method", "left_method",
+    "right_method", "is_attention_check", "attention_correct", "rt_ms", "answered_at",
+]
+
+
+def iso_utc(ts: datetime) -> str:
+    return ts.replace(microsecond=(ts.microsecond // 1000) * 1000).isoformat(timespec="milliseconds") + "Z"
+
+
+def rows(session: Session, study_id: str | None = None) -> Iterator[dict[str, Any]]:
+    """Export rows with Python values (bool, int, None), in a stable order."""
+    q = (
+        select(Response, Trial, Participant, Pair, Study.study_id)
+        .join(Trial, Response.trial_pk == Trial.id)
+        .join(Participant, Response.participant_pk == Participant.id)
+        .join(Pair, Trial.pair_pk == Pair.id)
+        .join(Study, Participant.study_pk == Study.id)
+        .where(Trial.is_practice.is_(False))
+        .order_by(Study.id, Participant.id, Trial.trial_index, Response.id)
+    )
+    if study_id is not None:
+        q = q.where(Study.study_id == study_id)
+    for r, t, p, pair, sid in session.execute(q):
+        yield {
+            "study_id": sid,
+            "participant_id": p.participant_id,
+            "source": p.source,
+            "participant_completed": p.completed_at is not None,
+            "trial_index": t.trial_index,
+            "pair_id": pair.pair_id,
+            "image_id": pair.image_id,
+            "class_name": pair.class_name,
+            "question_id": r.question_id,
+            "response_side": r.response_side,
+            "response_method": r.response_method,
+            "left_method": t.left_method,
+            "right_method": t.right_method,
+            "is_attention_check": t.is_attention_check,
+            "attention_correct": r.attention_correct,
+            "rt_ms": r.rt_ms,
+            "answered_at": iso_utc(r.answered_at),
+        }
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def to_csv(session: Session, study_id: str | None = None) -> str:
+    buf = io.StringIO()
+    buf.write(f"# camstudy-responses format_version={FORMAT_VERSION}\n")
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(COLUMNS)
+    for row in rows(session, study_id):
+        w.writerow([_cell(row[c]) for c in COLUMNS])
+    return buf.getvalue()
+
+
+def to_json(session: Session, study_id: str | None = None) -> str:
+    doc = {"format_version": FORMAT_VERSION, "kind": "camstudy-responses", "rows": list(rows(session, study_id))}
+    return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"

@@ -1,0 +1,203 @@
+"""`camstudy import`: load a study directory (docs/formats.md) into the database.
+
+Idempotent: importing the same manifest again changes nothing but the survey settings
+(the webapp's sections of the study directory's study.toml, which may be edited
+between sessions). A manifest whose content differs from the one already imported
+under the same study id is refused: the pairs participants have answered must not
+change under them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from webapp.db import SIDES, Pair, Stimulus, Study
+from webapp.settings import Settings, load_study_toml
+
+FORMAT_VERSIONS = (1,)
+
+
+class ImportError_(ValueError):
+    """The study directory cannot be imported; the message says why."""
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    study_id: str
+    created: bool
+    pairs: int
+    attention_checks: int
+    settings_changed: bool
+
+
+def canonical_sha256(obj: Any) -> str:
+    return hashlib.sha256(
+        json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    ).hexdigest()
+
+
+def read_manifest(study_dir: Path) -> dict[str, Any]:
+    path = study_dir / "manifest.json"
+    if not path.is_file():
+        raise ImportError_(f"{path}: not found (is {study_dir} a study directory?)")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ImportError_(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("kind") != "camstudy-manifest":
+        raise ImportError_(f"{path}: not a camstudy manifest (kind must be 'camstudy-manifest')")
+    version = manifest.get("format_version")
+    if version not in FORMAT_VERSIONS:
+        raise ImportError_(
+            f"{path}: format_version {version!r} is not supported; this webapp reads "
+            f"{', '.join(map(str, FORMAT_VERSIONS))}"
+        )
+    for key, kind in (("study_id", str), ("pairs", list), ("questions", list)):
+        if not isinstance(manifest.get(key), kind) or not manifest[key]:
+            raise ImportError_(f"{path}: '{key}' is missing or empty")
+    return manifest
+
+
+def _check_pair(path: Path, i: int, pair: Any, questions: list[str]) -> None:
+    where = f"{path}: pairs[{i}]"
+    if not isinstance(pair, dict):
+        raise ImportError_(f"{where} must be an object")
+    for key in ("pair_id", "image_id"):
+        if not isinstance(pair.get(key), str) or not pair[key]:
+            raise ImportError_(f"{where}.{key} must be a non-empty string")
+    sides = pair.get("sides")
+    if not isinstance(sides, dict) or set(sides) != {"A", "B"}:
+        raise ImportError_(f"{where}.sides must have exactly A and B")
+    attention = bool(pair.get("is_attention_check"))
+    for side in ("A", "B"):
+        s = sides[side]
+        if not isinstance(s, dict) or not (s.get("file") or s.get("url")):
+            raise ImportError_(f"{where}.sides.{side} needs a file (or url)")
+        if not attention and not (isinstance(s.get("method"), str) and s["method"]):
+            raise ImportError_(f"{where}.sides.{side}.method is missing")
+    if attention:
+        expected = pair.get("expected")
+        if not isinstance(expected, dict) or not expected:
+            raise ImportError_(f"{where} is an attention check without 'expected'")
+        for q, side in expected.items():
+            if q not in questions or side not in SIDES:
+                raise ImportError_(
+                    f"{where}.expected: {q!r}: {side!r} is not a question id of the study "
+                    f"({', '.join(questions)}) mapped to one of {', '.join(SIDES)}"
+                )
+
+
+def _stimulus(
+    session: Session, study: Study, study_dir: Path, entry: dict[str, Any], storage: dict[str, Any],
+    cache: dict[str, Stimulus],
+) -> Stimulus:
+    file = entry.get("file") or ""
+    url = entry.get("url")
+    kind = storage.get("kind", "local")
+    if url is None and kind != "local" and storage.get("url_mode") == "presigned":
+        raise ImportError_(
+            f"{study_dir}: stimuli in presigned S3 storage are not served by this version yet; "
+            "generate with public URLs or local files"
+        )
+    if url is None:
+        path = (study_dir / file).resolve()
+        if not path.is_relative_to(study_dir.resolve()) or not path.is_file():
+            raise ImportError_(f"{study_dir}: stimulus file {file!r} is missing")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if entry.get("sha256") and entry["sha256"] != digest:
+            raise ImportError_(
+                f"{path}: sha256 differs from the manifest's (the file changed after generation)"
+            )
+    else:
+        digest = entry.get("sha256") or hashlib.sha256(url.encode()).hexdigest()
+    name = digest[:32]
+    if name not in cache:
+        found = session.scalar(select(Stimulus).filter_by(study_pk=study.id, name=name))
+        cache[name] = found or Stimulus(study_pk=study.id, name=name, file=file, sha256=digest, url=url)
+        session.add(cache[name])
+    return cache[name]
+
+
+def import_study(session: Session, study_dir: Path) -> ImportResult:
+    """Import (or re-check) a study directory; commits on success."""
+    study_dir = Path(study_dir)
+    manifest = read_manifest(study_dir)
+    settings = load_study_toml(study_dir / "study.toml")
+    path = study_dir / "manifest.json"
+    questions = manifest["questions"]
+    missing = [q for q in questions if q not in settings.survey["questions"]]
+    if missing:
+        raise ImportError_(
+            f"{study_dir / 'study.toml'}: [survey.questions] has no text for question(s) "
+            f"{', '.join(missing)} used by the manifest"
+        )
+    for i, pair in enumerate(manifest["pairs"]):
+        _check_pair(path, i, pair, questions)
+    ids = [p["pair_id"] for p in manifest["pairs"]]
+    if len(set(ids)) != len(ids):
+        raise ImportError_(f"{path}: pair_id values are not unique")
+
+    digest = canonical_sha256(manifest)
+    existing = session.scalar(select(Study).filter_by(study_id=manifest["study_id"]))
+    if existing is not None:
+        if existing.manifest_sha256 != digest:
+            raise ImportError_(
+                f"{path}: study {manifest['study_id']!r} is already imported with a different "
+                f"manifest (sha256 {existing.manifest_sha256[:12]}…, this one {digest[:12]}…). "
+                "Answers already collected refer to the old pairs; give the new study its own "
+                "study_id (regenerate with a new id) instead of replacing it."
+            )
+        changed = existing.settings != settings.as_dict()
+        existing.settings = settings.as_dict()
+        existing.study_dir = str(study_dir.resolve())
+        session.commit()
+        n_att = sum(1 for p in manifest["pairs"] if p.get("is_attention_check"))
+        return ImportResult(existing.study_id, False, len(ids) - n_att, n_att, changed)
+
+    study = Study(
+        study_id=manifest["study_id"],
+        manifest_sha256=digest,
+        manifest=manifest,
+        settings=settings.as_dict(),
+        study_dir=str(study_dir.resolve()),
+        seed=settings.assignment["seed"],
+        allocation_serial=0,
+    )
+    session.add(study)
+    session.flush()
+    storage = manifest.get("storage") or {"kind": "local"}
+    cache: dict[str, Stimulus] = {}
+    for p in manifest["pairs"]:
+        attention = bool(p.get("is_attention_check"))
+        original = p.get("original")
+        session.add(
+            Pair(
+                study_pk=study.id,
+                pair_id=p["pair_id"],
+                image_id=p["image_id"],
+                class_index=p.get("class_index"),
+                class_name=p.get("class_name"),
+                is_attention_check=attention,
+                expected=p.get("expected") if attention else None,
+                original=_stimulus(session, study, study_dir, original, storage, cache)
+                if isinstance(original, dict) and (original.get("file") or original.get("url"))
+                else None,
+                a=_stimulus(session, study, study_dir, p["sides"]["A"], storage, cache),
+                b=_stimulus(session, study, study_dir, p["sides"]["B"], storage, cache),
+                a_method=None if attention else p["sides"]["A"]["method"],
+                b_method=None if attention else p["sides"]["B"]["method"],
+            )
+        )
+    session.commit()
+    n_att = sum(1 for p in manifest["pairs"] if p.get("is_attention_check"))
+    return ImportResult(study.study_id, True, len(ids) - n_att, n_att, True)
+
+
+def study_settings(study: Study) -> Settings:
+    return Settings.from_dict(study.settings)

@@ -1,0 +1,65 @@
+"""CSRF, rate limits, security headers and error pages shared by every blueprint."""
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+csrf = CSRFProtect()
+limiter = Limiter(get_remote_address, default_limits=[], headers_enabled=True)
+
+CSP = (
+    "default-src 'self'; img-src 'self' data: https:; script-src 'self'; style-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {frame_ancestors}"
+)
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path.startswith("/admin/api/")
+
+
+def error_response(status: int, message: str) -> tuple[Response | str, int]:
+    if wants_json():
+        return jsonify(error=message, status=status), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def init_app(app: Flask) -> None:
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    @app.after_request
+    def _headers(resp: Response) -> Response:
+        h = resp.headers
+        h.setdefault("Content-Security-Policy", CSP.format(frame_ancestors="'none'"))
+        h.setdefault("X-Frame-Options", "DENY")
+        h["X-Content-Type-Options"] = "nosniff"
+        h["Referrer-Policy"] = "no-referrer"  # participant tokens live in URLs
+        h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+        h["Cross-Origin-Opener-Policy"] = "same-origin"
+        h["Cross-Origin-Resource-Policy"] = "same-origin"
+        if request.is_secure:
+            h["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        if "Cache-Control" not in h and not request.path.startswith("/static/"):
+            h["Cache-Control"] = "no-store"
+        return resp
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError):
+        return error_response(
+            400, "This form expired or did not come from this site. Go back, reload the page and try again."
+        )
+
+    @app.errorhandler(413)
+    def _too_large(exc: HTTPException):
+        return error_response(413, "The request is too large.")
+
+    @app.errorhandler(429)
+    def _too_many(exc: HTTPException):
+        return error_response(429, "Too many requests; wait a moment and try again.")
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        return error_response(exc.code or 500, exc.description or exc.name)

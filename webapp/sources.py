@@ -1,0 +1,83 @@
+"""Recruitment sources: where a participant comes from (lab now; MTurk, Prolific later).
+
+The survey itself never asks which source a participant came from, except through
+this interface: a source creates (or finds again) the participant when they arrive
+and says what the completion page must add (an MTurk submit form, a Prolific
+redirect). A new source is a subclass registered with ``register``; its entry route
+lives in the ``recruit`` blueprint; the ``participants.source`` column records it.
+"""
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from webapp.db import Participant, Study
+
+
+class Source:
+    name: str = ""
+
+    def completion_context(self, participant: Participant) -> dict[str, Any]:
+        """Extra template variables for the completion page (hand-back to the platform)."""
+        return {}
+
+    def frame_ancestors(self) -> str:
+        """The CSP frame-ancestors this source's pages may be embedded in."""
+        return "'none'"
+
+    def find_or_create(
+        self, session: Session, study: Study, participant_id: str, source_data: dict[str, Any] | None = None
+    ) -> tuple[Participant, bool]:
+        """The participant with this id from this source, created if new. Commits.
+
+        Safe against a double submit: the unique key (study, source, participant_id)
+        decides, and the loser of the race loads the winner's row.
+        """
+        query = select(Participant).filter_by(study_pk=study.id, source=self.name, participant_id=participant_id)
+        found = session.scalar(query)
+        if found is not None:
+            return found, False
+        participant = Participant(
+            study_pk=study.id,
+            participant_id=participant_id,
+            source=self.name,
+            source_data=source_data,
+            token=secrets.token_urlsafe(24),
+            completion_code=secrets.token_hex(4).upper(),
+        )
+        session.add(participant)
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            return session.scalars(query).one(), False
+        return participant, True
+
+
+class LabSource(Source):
+    """Participants started by a researcher at /lab (named or anonymous kiosk sessions)."""
+
+    name = "lab"
+
+    def completion_context(self, participant: Participant) -> dict[str, Any]:
+        kiosk = participant.study.settings["recruitment"]["lab_mode"] == "kiosk"
+        return {"lab_kiosk": kiosk}
+
+
+SOURCES: dict[str, Source] = {}
+
+
+def register(source: Source) -> Source:
+    SOURCES[source.name] = source
+    return source
+
+
+def get(name: str) -> Source:
+    return SOURCES[name]
+
+
+register(LabSource())

@@ -1,0 +1,200 @@
+"""Participant pages: landing, consent, instructions, trials, questionnaire, completion.
+
+Server-rendered; ``static/survey.js`` posts each trial's answers to the JSON API.
+Identity is the participant token in the URL, mirrored in the signed session cookie so
+that opening the site again resumes the same participant.
+"""
+from __future__ import annotations
+
+import struct
+from functools import lru_cache
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, redirect, render_template, session, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import BooleanField, RadioField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from webapp import sources
+from webapp.assignment import StudyFull, allocate
+from webapp.db import Participant, Stimulus, Study, Trial, db, utcnow
+from webapp.flow import active_study, next_url, participant_or_404, settings_of, trial_view
+
+bp = Blueprint("survey", __name__)
+
+
+class ConsentForm(FlaskForm):
+    agree = BooleanField("I agree to take part in this study", validators=[DataRequired("Please tick the box to agree.")])
+    submit = SubmitField("Start")
+
+
+class ContinueForm(FlaskForm):
+    submit = SubmitField("Continue")
+
+
+def _choices(pairs: list[tuple[str, str]]) -> list:
+    try:  # WTForms >= 3.3 deprecates tuples
+        from wtforms.fields.choices import SelectChoice
+    except ImportError:  # pragma: no cover - older WTForms
+        return pairs
+    return [SelectChoice(v, label) for v, label in pairs]
+
+
+class QuestionnaireForm(FlaskForm):
+    familiarity = RadioField(
+        "How familiar are you with heat maps that explain computer vision models?",
+        choices=_choices([("none", "Not at all"), ("some", "Somewhat"), ("expert", "Very familiar")]),
+        validators=[Optional()],
+    )
+    comments = TextAreaField("Any comments? (optional)", validators=[Optional(), Length(max=1000)])
+    submit = SubmitField("Finish")
+
+
+def remember(participant: Participant) -> None:
+    session.permanent = True
+    session["participant"] = participant.token
+
+
+@bp.get("/")
+def index():
+    token = session.get("participant")
+    if token:
+        participant = db.session.scalar(select(Participant).filter_by(token=token))
+        if participant is not None and participant.completed_at is None:
+            return redirect(next_url(db.session, participant))
+    study = active_study(db.session)
+    title = settings_of(study).survey["title"] if study else "Survey"
+    return render_template("survey/welcome.html", title=title, study=study)
+
+
+@bp.get("/s/<token>/")
+def landing(token: str):
+    participant = participant_or_404(token)
+    remember(participant)
+    if participant.consented_at is not None:
+        return redirect(next_url(db.session, participant))
+    return render_template("survey/landing.html", p=participant, s=settings_of(participant.study).survey)
+
+
+@bp.route("/s/<token>/consent", methods=["GET", "POST"])
+def consent(token: str):
+    participant = participant_or_404(token)
+    remember(participant)
+    settings = settings_of(participant.study)
+    form = ConsentForm()
+    if participant.allocated_at is not None:
+        return redirect(next_url(db.session, participant))
+    if form.validate_on_submit():
+        if participant.consented_at is None:
+            participant.consented_at = utcnow()
+            db.session.commit()
+        try:
+            allocate(db.session, participant, settings)
+        except StudyFull:
+            return render_template("survey/full.html", s=settings.survey), 200
+        return redirect(next_url(db.session, participant))
+    return render_template("survey/consent.html", p=participant, s=settings.survey, form=form)
+
+
+@bp.route("/s/<token>/instructions", methods=["GET", "POST"])
+def instructions(token: str):
+    participant = participant_or_404(token)
+    if participant.allocated_at is None or participant.instructed_at is not None:
+        return redirect(next_url(db.session, participant))
+    settings = settings_of(participant.study)
+    form = ContinueForm()
+    if form.validate_on_submit():
+        participant.instructed_at = utcnow()
+        db.session.commit()
+        return redirect(next_url(db.session, participant))
+    example = db.session.scalar(
+        select(Trial).filter_by(participant_pk=participant.id).order_by(Trial.trial_index).limit(1)
+    )
+    view = trial_view(db.session, participant, example) if example else None
+    return render_template("survey/instructions.html", p=participant, s=settings.survey, form=form, example=view)
+
+
+@bp.get("/s/<token>/trial/<int(signed=True):index>")
+def trial(token: str, index: int):
+    participant = participant_or_404(token)
+    remember(participant)
+    target = next_url(db.session, participant)
+    here = url_for("survey.trial", token=token, index=index)
+    if target != here:  # answered already, or not reached yet: go to the right place
+        return redirect(target)
+    t = db.session.scalar(select(Trial).filter_by(participant_pk=participant.id, trial_index=index))
+    view = trial_view(db.session, participant, t)
+    return render_template("survey/trial.html", p=participant, s=settings_of(participant.study).survey, t=view)
+
+
+@bp.route("/s/<token>/questionnaire", methods=["GET", "POST"])
+def questionnaire(token: str):
+    participant = participant_or_404(token)
+    if next_url(db.session, participant) != url_for("survey.questionnaire", token=token):
+        return redirect(next_url(db.session, participant))
+    form = QuestionnaireForm()
+    if form.validate_on_submit():
+        participant.questionnaire = {"familiarity": form.familiarity.data, "comments": form.comments.data or ""}
+        db.session.commit()
+        return redirect(next_url(db.session, participant))
+    return render_template("survey/questionnaire.html", p=participant, s=settings_of(participant.study).survey, form=form)
+
+
+@bp.get("/s/<token>/done")
+def done(token: str):
+    participant = participant_or_404(token)
+    if next_url(db.session, participant) != url_for("survey.done", token=token):
+        return redirect(next_url(db.session, participant))
+    if participant.completed_at is None:
+        participant.completed_at = utcnow()
+        db.session.commit()
+    extra = sources.get(participant.source).completion_context(participant)
+    return render_template("survey/done.html", p=participant, s=settings_of(participant.study).survey, **extra)
+
+
+# --------------------------------------------------------------------------- stimuli
+
+KEEP_CHUNKS = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"pHYs", b"sBIT"}
+
+
+def strip_png_metadata(data: bytes) -> bytes:
+    """Drop text, time, EXIF and ICC chunks: a file's metadata must not name a method."""
+    sig = b"\x89PNG\r\n\x1a\n"
+    if not data.startswith(sig):
+        return data
+    out, pos = [sig], len(sig)
+    while pos + 8 <= len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        chunk = data[pos : pos + 12 + length]
+        if kind in KEEP_CHUNKS:
+            out.append(chunk)
+        pos += 12 + length
+        if kind == b"IEND":
+            break
+    return b"".join(out)
+
+
+@lru_cache(maxsize=512)
+def _stimulus_bytes(path: str, sha256: str) -> bytes:  # sha256 in the key: a new file, a new entry
+    return strip_png_metadata(Path(path).read_bytes())
+
+
+@bp.get("/stimuli/<name>.png")
+def stimulus(name: str):
+    row = db.session.execute(
+        select(Stimulus, Study.study_dir).join(Study, Stimulus.study_pk == Study.id).where(Stimulus.name == name).limit(1)
+    ).first()
+    if row is None or row[0].url:
+        abort(404, "No such image.")
+    stim, study_dir = row
+    path = Path(study_dir) / stim.file
+    if not path.is_file():
+        abort(404, "No such image.")
+    resp = Response(_stimulus_bytes(str(path), stim.sha256), mimetype="image/png")
+    resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    resp.headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    resp.set_etag(stim.name)
+    return resp
+
