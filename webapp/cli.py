@@ -41,7 +41,8 @@ def _checked_engine(url: str):
         check_schema(engine)
     except SchemaError as exc:
         engine.dispose()
-        raise SystemExit(f"error: {exc}") from None
+        print(f"error: {exc}", file=sys.stderr)
+        return None
     return engine
 
 
@@ -84,6 +85,8 @@ def import_main(argv: list[str]) -> int:
     from webapp.settings import SettingsError
 
     engine = _checked_engine(_url(args))
+    if engine is None:
+        return 1
     with Session(engine) as session:
         try:
             result = import_study(session, args.study_dir)
@@ -108,6 +111,8 @@ def export_main(argv: list[str]) -> int:
     from webapp import export
 
     engine = _checked_engine(_url(args))
+    if engine is None:
+        return 1
     with Session(engine) as session:
         text = export.to_json(session, args.study) if args.json else export.to_csv(session, args.study)
         n = sum(1 for _ in export.rows(session, args.study))

@@ -125,8 +125,15 @@ def _stimulus(
 
 
 def import_study(session: Session, study_dir: Path) -> ImportResult:
-    """Import (or re-check) a study directory; commits on success."""
-    study_dir = Path(study_dir)
+    """Import (or re-check) a study directory; commits on success, leaves nothing on failure."""
+    try:
+        return _import(session, Path(study_dir))
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _import(session: Session, study_dir: Path) -> ImportResult:
     manifest = read_manifest(study_dir)
     settings = load_study_toml(study_dir / "study.toml")
     path = study_dir / "manifest.json"

@@ -1,0 +1,114 @@
+"""`camstudy import` and the webapp's sections of study.toml."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from webapp.db import Pair, Stimulus, Study, make_engine
+from webapp.importer import ImportError_, import_study
+from webapp.migrate import upgrade
+from webapp.settings import SettingsError, load_study_toml
+
+
+@pytest.fixture
+def session(sqlite_url):
+    upgrade(sqlite_url)
+    engine = make_engine(sqlite_url)
+    with Session(engine) as s:
+        yield s
+    engine.dispose()
+
+
+def test_import_loads_pairs_and_stimuli(session, make_study):
+    r = import_study(session, make_study(n_pairs=6, n_attention=1))
+    assert (r.created, r.pairs, r.attention_checks) == (True, 6, 1)
+    assert session.scalar(select(func.count(Pair.id))) == 7
+    assert session.scalar(select(func.count(Stimulus.id))) == 21
+    check = session.scalars(select(Pair).filter_by(is_attention_check=True)).one()
+    assert check.expected == {"larger": "A", "focused": "B"} and check.a_method is None
+
+
+def test_import_twice_is_idempotent(session, make_study):
+    d = make_study()
+    import_study(session, d)
+    again = import_study(session, d)
+    assert not again.created and not again.settings_changed
+    assert session.scalar(select(func.count(Study.id))) == 1
+    assert session.scalar(select(func.count(Pair.id))) == 7
+
+
+def test_changed_manifest_under_the_same_study_id_is_refused(session, make_study):
+    d = make_study()
+    import_study(session, d)
+    m = json.loads((d / "manifest.json").read_text())
+    m["pairs"][0]["class_name"] = "changed"
+    (d / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ImportError_, match="already imported with a different manifest"):
+        import_study(session, d)
+
+
+def test_reimport_updates_survey_settings(session, make_study):
+    d = make_study()
+    import_study(session, d)
+    (d / "study.toml").write_text('[survey]\ntitle = "New title"\n')
+    r = import_study(session, d)
+    assert r.settings_changed
+    assert session.scalars(select(Study)).one().settings["survey"]["title"] == "New title"
+
+
+def test_unknown_key_names_file_section_and_key(tmp_path):
+    f = tmp_path / "study.toml"
+    f.write_text("[model]\nwhatever = 1\n[assignment]\nratings_per_par = 5\n")
+    with pytest.raises(SettingsError) as e:
+        load_study_toml(f)
+    msg = str(e.value)
+    assert str(f) in msg and "[assignment]" in msg and "'ratings_per_par'" in msg and "ratings_per_pair" in msg
+
+
+def test_wrong_value_kind_says_what_was_expected(tmp_path):
+    f = tmp_path / "study.toml"
+    f.write_text('[survey]\nallow_same = "yes"\n')
+    with pytest.raises(SettingsError, match=r"\[survey\] allow_same must be true or false, got 'yes'"):
+        load_study_toml(f)
+
+
+def test_other_packages_sections_are_ignored(tmp_path):
+    f = tmp_path / "study.toml"
+    f.write_text("[model]\narch='x'\n[render]\nalpha=0.5\n[analysis]\nalpha=0.05\n[mturk]\nreward='1.00'\n")
+    s = load_study_toml(f)
+    assert s.assignment["ratings_per_pair"] == 5 and s.survey["questions"]["larger"].startswith("Which")
+
+
+def test_bad_format_version_is_refused(session, make_study):
+    d = make_study()
+    m = json.loads((d / "manifest.json").read_text())
+    m["format_version"] = 7
+    (d / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ImportError_, match="format_version 7 is not supported"):
+        import_study(session, d)
+
+
+def test_missing_and_altered_stimulus_files_are_refused(session, make_study):
+    d = make_study()
+    files = sorted((d / "stimuli").iterdir())
+    files[0].write_bytes(files[0].read_bytes() + b"x")
+    with pytest.raises(ImportError_, match="sha256 differs"):
+        import_study(session, d)
+    files[0].unlink()
+    with pytest.raises(ImportError_, match="is missing"):
+        import_study(session, d)
+    assert session.scalar(select(func.count(Study.id))) == 0
+
+
+def test_question_without_text_is_refused(session, make_study):
+    d = make_study()
+    m = json.loads((d / "manifest.json").read_text())
+    m["questions"] = ["larger", "focused", "sharper"]
+    (d / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ImportError_, match="no text for question"):
+        import_study(session, d)
+    (d / "study.toml").write_text('[survey.questions]\nsharper = "Which explanation is sharper?"\n')
+    assert import_study(session, d).created

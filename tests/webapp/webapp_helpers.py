@@ -1,0 +1,177 @@
+"""Helpers for the survey web app tests: a small study directory without torch, and a
+walker that takes a participant through the survey as the browser and survey.js do."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageDraw, PngImagePlugin
+
+METHODS = ("gradcam", "hirescam")
+
+
+def _png(path: Path, seed: int, text: dict[str, str] | None = None) -> str:
+    img = Image.new("RGB", (32, 32), ((seed * 37) % 256, (seed * 91) % 256, (seed * 53) % 256))
+    ImageDraw.Draw(img).rectangle([seed % 16, seed % 11, 16 + seed % 16, 20], fill=(255, 0, 0))
+    info = PngImagePlugin.PngInfo()
+    for k, v in (text or {}).items():
+        info.add_text(k, v)
+    img.save(path, pnginfo=info)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build_study(
+    root: Path,
+    n_pairs: int = 6,
+    n_attention: int = 1,
+    study_id: str = "test-study",
+    toml: str | None = None,
+    leak_metadata: bool = False,
+) -> Path:
+    """A study directory in the manifest format of docs/formats.md, with tiny PNGs.
+
+    ``leak_metadata`` writes the method name into each overlay's PNG text chunks, as a
+    careless generator might: the app must not pass that on.
+    """
+    d = root / study_id
+    (d / "stimuli").mkdir(parents=True)
+    seed = 0
+
+    def stim(method: str | None = None) -> dict[str, Any]:
+        nonlocal seed
+        seed += 1
+        name = f"stimuli/{secrets.token_urlsafe(9)}.png"
+        text = {"Comment": f"method={method}", "Software": f"{method} renderer"} if leak_metadata and method else None
+        return {"file": name, "sha256": _png(d / name, seed, text), "url": None}
+
+    pairs = []
+    for i in range(n_pairs + n_attention):
+        attention = i >= n_pairs
+        a_method, b_method = (None, None) if attention else (METHODS[i % 2], METHODS[(i + 1) % 2])
+        pairs.append({
+            "pair_id": secrets.token_urlsafe(8),
+            "image_id": f"img_{i:05d}",
+            "class_index": i % 3,
+            "class_name": ["circle", "square", "triangle"][i % 3],
+            "logit": 3.2, "probability": 0.96,
+            "is_attention_check": attention,
+            "expected": {"larger": "A", "focused": "B"} if attention else None,
+            "original": stim(),
+            "sides": {
+                "A": {**stim(a_method), "method": a_method, "metrics": {"area_above_half": 0.1}},
+                "B": {**stim(b_method), "method": b_method, "metrics": {"area_above_half": 0.2}},
+            },
+        })
+    manifest = {
+        "format_version": 1, "kind": "camstudy-manifest", "study_id": study_id,
+        "created_at": "2026-11-22T10:00:00Z", "generator_version": "test",
+        "seeds": {"sample": 0, "sides": 0, "names": 0, "attention": 0}, "device": "cpu",
+        "model": {"arch": "demo_cnn", "num_classes": 3, "class_names": ["circle", "square", "triangle"]},
+        "target_layer": "features", "methods": list(METHODS), "questions": ["larger", "focused"],
+        "render": {"width": 32, "height": 32, "format": "png", "show_original": True},
+        "storage": {"kind": "local", "url_mode": "relative", "base_url": None},
+        "summary": {"pairs": n_pairs, "attention_checks": n_attention, "skipped_images": []},
+        "pairs": pairs,
+    }
+    (d / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    (d / "gallery.html").write_text("<html>gradcam hirescam (never served)</html>")
+    (d / "study.toml").write_text(toml if toml is not None else (
+        "[model]\narch = 'demo_cnn'\n\n[survey]\npractice_trials = 1\n\n"
+        "[assignment]\nratings_per_pair = 3\npairs_per_participant = 4\nattention_checks_per_participant = 1\n"
+    ))
+    return d
+
+
+def reset_postgres(url: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+def csrf_of(html: str) -> str:
+    m = CSRF_RE.search(html)
+    assert m, "no CSRF token in the form"
+    return m.group(1) or m.group(2)
+
+
+class Walker:
+    """Takes a participant through the survey with the Flask test client, as the
+    browser and survey.js would, keeping every response for inspection."""
+
+    def __init__(self, client, responses: list | None = None) -> None:
+        self.client = client
+        self.responses = responses if responses is not None else []
+        self.token: str | None = None
+
+    def get(self, url: str, **kw):
+        r = self.client.get(url, **kw)
+        self.responses.append((url, r))
+        return r
+
+    def post(self, url: str, **kw):
+        r = self.client.post(url, **kw)
+        self.responses.append((url, r))
+        return r
+
+    def form(self, url: str, data: dict[str, Any] | None = None):
+        page = self.get(url)
+        assert page.status_code == 200, page.get_data(as_text=True)
+        return self.post(url, data={"csrf_token": csrf_of(page.get_data(as_text=True)), **(data or {})})
+
+    def start_lab(self, participant_id: str = "P001") -> str:
+        r = self.form("/lab", {"participant_id": participant_id})
+        assert r.status_code == 302, r.get_data(as_text=True)
+        self.token = r.headers["Location"].split("/s/")[1].split("/")[0]
+        return self.token
+
+    def consent_and_instructions(self) -> None:
+        self.get(f"/s/{self.token}/")
+        r = self.form(f"/s/{self.token}/consent", {"agree": "y"})
+        assert r.status_code == 302 and r.headers["Location"].endswith("/instructions"), r.get_data(as_text=True)
+        r = self.form(f"/s/{self.token}/instructions")
+        assert r.status_code == 302
+
+    def current(self) -> dict[str, Any]:
+        return self.client.get(f"/api/v1/participants/{self.token}").get_json()
+
+    def answer(self, index: int, sides: dict[str, str] | None = None, key: str | None = None, rt: int = 900):
+        sides = sides or {"larger": "A", "focused": "B"}
+        body = {"idempotency_key": key or secrets.token_hex(8),
+                "answers": [{"question_id": q, "side": s, "rt_ms": rt} for q, s in sides.items()]}
+        return self.post(f"/api/v1/participants/{self.token}/trials/{index}/answers", json=body)
+
+    def fetch_page_and_assets(self, url: str) -> str:
+        page = self.get(url)
+        html = page.get_data(as_text=True)
+        for asset in re.findall(r'(?:src|href)="(/[^"]+)"', html):
+            self.get(asset)
+        return html
+
+    def finish(self, sides: dict[str, str] | None = None) -> None:
+        """Answer every remaining trial through the pages, then the questionnaire."""
+        for _ in range(200):
+            state = self.current()
+            url = state["next_url"]
+            if "/trial/" in url:
+                self.fetch_page_and_assets(url)
+                r = self.answer(state["next_trial"], sides)
+                assert r.status_code == 201, r.get_json()
+            elif url.endswith("/questionnaire"):
+                r = self.form(url, {"familiarity": "some", "comments": "fine"})
+                assert r.status_code == 302
+            else:
+                assert url.endswith("/done")
+                self.fetch_page_and_assets(url)
+                return
+        raise AssertionError("survey did not end")
