@@ -9,14 +9,26 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageDraw, PngImagePlugin
+from PIL import Image, ImageDraw, ImageOps, PngImagePlugin
 
 METHODS = ("gradcam", "hirescam")
 
 
-def _png(path: Path, seed: int, text: dict[str, str] | None = None) -> str:
-    img = Image.new("RGB", (32, 32), ((seed * 37) % 256, (seed * 91) % 256, (seed * 53) % 256))
-    ImageDraw.Draw(img).rectangle([seed % 16, seed % 11, 16 + seed % 16, 20], fill=(255, 0, 0))
+def _png(path: Path, seed: int, text: dict[str, str] | None = None, size: int = 32,
+         spread: float | None = None) -> str:
+    """A small shape image, or (with ``spread``) the same shape under a heat-map blob."""
+    bg = (235 - seed % 20, 232, 225)
+    img = Image.new("RGB", (size, size), bg)
+    draw = ImageDraw.Draw(img)
+    c, r = size // 2 + (seed % 7) - 3, size // 4
+    fill = ((seed * 37) % 200, (seed * 91) % 200, (seed * 53) % 200)
+    draw.ellipse([c - r, c - r, c + r, c + r], fill=fill) if seed % 2 else draw.rectangle([c - r, c - r, c + r, c + r], fill=fill)
+    if spread is not None:
+        blob = Image.radial_gradient("L").resize((int(size * spread),) * 2)
+        heat_l = Image.new("L", (size, size), 255)
+        heat_l.paste(blob, ((size - blob.width) // 2, (size - blob.height) // 2))
+        heat = ImageOps.colorize(heat_l, black="red", mid="yellow", white="blue")
+        img = Image.blend(img, heat, 0.5)
     info = PngImagePlugin.PngInfo()
     for k, v in (text or {}).items():
         info.add_text(k, v)
@@ -31,6 +43,7 @@ def build_study(
     study_id: str = "test-study",
     toml: str | None = None,
     leak_metadata: bool = False,
+    size: int = 32,
 ) -> Path:
     """A study directory in the manifest format of docs/formats.md, with tiny PNGs.
 
@@ -41,12 +54,13 @@ def build_study(
     (d / "stimuli").mkdir(parents=True)
     seed = 0
 
-    def stim(method: str | None = None) -> dict[str, Any]:
+    def stim(method: str | None = None, shape: int = 0, overlay: bool = False) -> dict[str, Any]:
         nonlocal seed
         seed += 1
         name = f"stimuli/{secrets.token_urlsafe(9)}.png"
         text = {"Comment": f"method={method}", "Software": f"{method} renderer"} if leak_metadata and method else None
-        return {"file": name, "sha256": _png(d / name, seed, text), "url": None}
+        spread = (1.3 if method == "gradcam" else 0.7 if method == "hirescam" else 0.5 + (seed % 5) / 5) if overlay else None
+        return {"file": name, "sha256": _png(d / name, shape, text, size, spread), "url": None}
 
     pairs = []
     for i in range(n_pairs + n_attention):
@@ -60,10 +74,10 @@ def build_study(
             "logit": 3.2, "probability": 0.96,
             "is_attention_check": attention,
             "expected": {"larger": "A", "focused": "B"} if attention else None,
-            "original": stim(),
+            "original": stim(shape=i),
             "sides": {
-                "A": {**stim(a_method), "method": a_method, "metrics": {"area_above_half": 0.1}},
-                "B": {**stim(b_method), "method": b_method, "metrics": {"area_above_half": 0.2}},
+                "A": {**stim(a_method, i, True), "method": a_method, "metrics": {"area_above_half": 0.1}},
+                "B": {**stim(b_method, i, True), "method": b_method, "metrics": {"area_above_half": 0.2}},
             },
         })
     manifest = {
