@@ -1,0 +1,304 @@
+"""`camstudy train`: train the demo CNN, or fine-tune a torchvision model on your images.
+
+Both paths train with multi-label binary cross-entropy (an image may show several
+classes), use the same :class:`~generator.preprocess.Preprocess` as ``camstudy
+generate``, and write a checkpoint dict that ``generator.models.load_model`` reads::
+
+    {"state_dict", "arch", "head", "num_classes", "input_size", "class_names",
+     "preprocess", "seed", "metrics"}
+
+Training is deterministic from ``--seed``: seeded generators for order and
+augmentation, deterministic algorithms, and a fixed number of CPU threads (results
+on a GPU may still differ in the last bits from those on a CPU).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from generator.demo_data import DEMO_CLASSES, make_scene
+from generator.demo_model import build_demo_cnn
+from generator.errors import CamStudyError
+from generator.preprocess import Preprocess, demo_preprocess
+
+DEMO_INPUT_SIZE = 96
+DEMO_IMAGE_SIZE = 128
+DEMO_TRAIN_IMAGES = 2500
+DEMO_TEST_IMAGES = 500
+DEMO_EPOCHS = 4
+DEMO_BATCH = 64
+DEMO_LR = 4e-3
+DEFAULT_THREADS = 2
+
+
+# --------------------------------------------------------------------------- metrics
+
+def average_precision(scores: np.ndarray, positives: np.ndarray) -> float:
+    """Area under the precision-recall curve as the mean precision at each positive (NaN if none)."""
+    n_pos = int(positives.sum())
+    if n_pos == 0:
+        return float("nan")
+    order = np.argsort(-scores, kind="stable")
+    hits = positives[order].astype(np.float64)
+    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    return float((precision * hits).sum() / n_pos)
+
+
+def multilabel_metrics(logits: torch.Tensor, labels: torch.Tensor, class_names: Sequence[str]) -> dict:
+    """Per-class accuracy (threshold p=0.5) and AP, their means, and the exact-match rate."""
+    scores = logits.detach().float().cpu().numpy()
+    truth = labels.detach().cpu().numpy() > 0.5
+    predicted = scores > 0
+    per_class = {}
+    for k, name in enumerate(class_names):
+        per_class[name] = {
+            "accuracy": float((predicted[:, k] == truth[:, k]).mean()),
+            "ap": average_precision(scores[:, k], truth[:, k]),
+            "positives": int(truth[:, k].sum()),
+        }
+    aps = [v["ap"] for v in per_class.values() if not math.isnan(v["ap"])]
+    return {
+        "images": int(len(scores)),
+        "accuracy": float((predicted == truth).mean()),
+        "exact_match": float((predicted == truth).all(axis=1).mean()),
+        "mAP": float(np.mean(aps)) if aps else float("nan"),
+        "per_class": per_class,
+    }
+
+
+def format_metrics(metrics: dict) -> str:
+    lines = [f"held-out images: {metrics['images']}  mean accuracy {metrics['accuracy']:.3f}  "
+             f"exact match {metrics['exact_match']:.3f}  mAP {metrics['mAP']:.3f}"]
+    for name, m in metrics["per_class"].items():
+        lines.append(f"  {name:<16} accuracy {m['accuracy']:.3f}  AP {m['ap']:.3f}  ({m['positives']} positives)")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- determinism
+
+@contextlib.contextmanager
+def deterministic(seed: int, threads: int = DEFAULT_THREADS) -> Iterator[None]:
+    """Seed torch, fix the thread count, force deterministic kernels; restore afterwards."""
+    old_threads = torch.get_num_threads()
+    old_det = torch.are_deterministic_algorithms_enabled()
+    old_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    old_cudnn = torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = False, True
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old_threads)
+        torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = old_cudnn
+
+
+# --------------------------------------------------------------------------- the loop
+
+def fit(
+    model: nn.Module,
+    batches: Callable[[torch.Generator], Iterator[tuple[torch.Tensor, torch.Tensor]]],
+    steps_per_epoch: int,
+    epochs: int,
+    lr: float,
+    seed: int,
+    device: torch.device,
+    progress: bool = True,
+    weight_decay: float = 1e-4,
+) -> list[float]:
+    """Train with AdamW + one-cycle LR on multi-label BCE; returns the mean loss per epoch.
+
+    ``batches(generator)`` yields (normalised float images, 0/1 float labels) for one
+    epoch, drawing every random choice from ``generator``.
+    """
+    model.to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=lr, total_steps=max(1, epochs * steps_per_epoch), pct_start=0.25)
+    gen = torch.Generator().manual_seed(seed)
+    losses = []
+    bar = tqdm(total=epochs * steps_per_epoch, unit="batch", disable=not progress, desc="training",
+               dynamic_ncols=True, file=sys.stderr)
+    try:
+        for epoch in range(epochs):
+            total, count = 0.0, 0
+            for images, labels in batches(gen):
+                images, labels = images.to(device), labels.to(device)
+                loss = nn.functional.binary_cross_entropy_with_logits(model(images), labels)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if schedule.last_epoch + 1 < schedule.total_steps:
+                    schedule.step()
+                total, count = total + loss.item() * len(images), count + len(images)
+                bar.update(1)
+                bar.set_postfix(epoch=f"{epoch + 1}/{epochs}", loss=f"{total / count:.3f}")
+            losses.append(total / max(1, count))
+    finally:
+        bar.close()
+    return losses
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: Iterator[torch.Tensor], device: torch.device) -> torch.Tensor:
+    model.to(device).eval()
+    return torch.cat([model(x.to(device)).cpu() for x in images])
+
+
+def _tensor_batches(pixels: torch.Tensor, labels: torch.Tensor, preprocess: Preprocess, batch: int,
+                    flip: bool = True):
+    """Shuffled batches from in-memory uint8 crops, with random horizontal flips."""
+
+    def epoch(gen: torch.Generator):
+        order = torch.randperm(len(pixels), generator=gen)
+        for start in range(0, len(order), batch):
+            idx = order[start:start + batch]
+            x = pixels[idx]
+            if flip:
+                flips = torch.rand(len(idx), generator=gen) < 0.5
+                x[flips] = x[flips].flip(-1)
+            yield preprocess.normalize(x), labels[idx]
+
+    return epoch
+
+
+# --------------------------------------------------------------------------- the demo
+
+def demo_tensors(split: str, n: int, seed: int, preprocess: Preprocess,
+                 size: int = DEMO_IMAGE_SIZE) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` demo scenes of ``split`` as uint8 model crops and multi-hot labels."""
+    pixels = torch.empty(n, 3, preprocess.crop, preprocess.crop, dtype=torch.uint8)
+    labels = torch.zeros(n, len(DEMO_CLASSES))
+    chunk = 256
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        scenes = [make_scene(seed, i, size, split) for i in range(start, stop)]
+        raw = torch.from_numpy(np.stack([s.image for s in scenes])).permute(0, 3, 1, 2)
+        pixels[start:stop] = preprocess.display(raw)
+        for row, scene in enumerate(scenes, start=start):
+            labels[row, list(scene.classes)] = 1
+    return pixels, labels
+
+
+def train_demo_model(out_path: str | Path, seed: int = 0, epochs: int | None = None, *,
+                     n_train: int = DEMO_TRAIN_IMAGES, n_test: int = DEMO_TEST_IMAGES,
+                     input_size: int = DEMO_INPUT_SIZE, threads: int = DEFAULT_THREADS,
+                     progress: bool = True) -> dict:
+    """Train the demo CNN on the demo scenes' ``train`` split, save it, return held-out metrics.
+
+    The scenes come from the split streams seeded by ``seed`` (see demo_data); the
+    metrics are on the ``test`` split, never seen in training.
+    """
+    epochs = DEMO_EPOCHS if epochs is None else epochs
+    if epochs < 1 or n_train < 1 or n_test < 1:
+        raise CamStudyError(f"demo training needs epochs, n_train, n_test >= 1; got {epochs}, {n_train}, {n_test}")
+    started = time.perf_counter()
+    preprocess = demo_preprocess(input_size)
+    with deterministic(seed, threads):
+        train_x, train_y = demo_tensors("train", n_train, seed, preprocess)
+        test_x, test_y = demo_tensors("test", n_test, seed, preprocess)
+        model = build_demo_cnn(num_classes=len(DEMO_CLASSES), input_size=input_size)
+        steps = math.ceil(n_train / DEMO_BATCH)
+        losses = fit(model, _tensor_batches(train_x, train_y, preprocess, DEMO_BATCH), steps, epochs,
+                     DEMO_LR, seed, torch.device("cpu"), progress)
+        logits = predict(model, (preprocess.normalize(test_x[i:i + 256]) for i in range(0, n_test, 256)),
+                         torch.device("cpu"))
+    metrics = multilabel_metrics(logits, test_y, DEMO_CLASSES)
+    metrics.update(train_images=n_train, epochs=epochs, final_loss=losses[-1],
+                   seconds=round(time.perf_counter() - started, 1))
+    save_checkpoint(out_path, model, arch="demo_cnn", head="flatten", class_names=DEMO_CLASSES,
+                    input_size=input_size, preprocess=preprocess, seed=seed, metrics=metrics)
+    return metrics
+
+
+def save_checkpoint(out_path: str | Path, model: nn.Module, *, arch: str, head: str,
+                    class_names: Sequence[str], input_size: int, preprocess: Preprocess, seed: int,
+                    metrics: dict) -> Path:
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    checkpoint = {
+        "state_dict": state,
+        "arch": arch,
+        "head": head,
+        "num_classes": len(class_names),
+        "input_size": input_size,
+        "class_names": list(class_names),
+        "preprocess": preprocess.to_dict(),
+        "seed": seed,
+        "metrics": metrics,
+    }
+    tmp = out.with_name(out.name + ".partial")
+    torch.save(checkpoint, tmp)
+    os.replace(tmp, out)  # never leave a half-written checkpoint under the real name
+    return out
+
+
+# --------------------------------------------------------------------------- the CLI
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="camstudy train",
+        description="Train the built-in demo CNN (--demo) or fine-tune a torchvision architecture on "
+                    "a folder of images with a CSV, or on PASCAL VOC, with multi-label BCE.",
+    )
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--demo", action="store_true", help="train the demo CNN on the synthetic demo scenes")
+    what.add_argument("--arch", help="a torchvision architecture name, e.g. resnet18")
+    p.add_argument("--out", required=True, type=Path, help="checkpoint file to write (e.g. model.pt)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=None, help=f"default: {DEMO_EPOCHS} for --demo, 5 otherwise")
+    p.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                   help="CPU threads (fixed so runs are reproducible; default %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    own = p.add_argument_group("fine-tuning a torchvision architecture (--arch)")
+    own.add_argument("--weights", default=None,
+                     help="torchvision weights name (DEFAULT, IMAGENET1K_V1: needs the file in torch's cache "
+                          "or network) or a local checkpoint path; default: random initialisation")
+    own.add_argument("--head", choices=("gap", "flatten"), default="gap")
+    own.add_argument("--images", type=Path, help="folder of images (with --csv)")
+    own.add_argument("--csv", type=Path, help="CSV with header image,class (with --images)")
+    own.add_argument("--classes", help="comma-separated class names, in index order (default: from the CSV)")
+    own.add_argument("--voc", type=Path, help="PASCAL VOC root (the folder holding VOCdevkit/)")
+    own.add_argument("--voc-year", default="2012")
+    own.add_argument("--voc-set", default="train", help="VOC image set to train on (default %(default)s)")
+    own.add_argument("--voc-annotations", choices=("segmentation", "detection"), default="detection")
+    own.add_argument("--resize", type=int, default=256)
+    own.add_argument("--crop", type=int, default=224)
+    own.add_argument("--lr", type=float, default=1e-3)
+    own.add_argument("--batch-size", type=int, default=16)
+    own.add_argument("--val-fraction", type=float, default=0.1,
+                     help="share of images held out for the reported metrics (default %(default)s)")
+    own.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.demo:
+            metrics = train_demo_model(args.out, seed=args.seed, epochs=args.epochs, threads=args.threads,
+                                       progress=not args.quiet)
+        else:
+            from generator.finetune import finetune_from_args
+
+            metrics = finetune_from_args(args)
+    except CamStudyError as exc:
+        print(f"camstudy train: {exc}", file=sys.stderr)
+        return 2
+    print(format_metrics(metrics))
+    print(f"wrote {args.out} ({metrics.get('seconds', '?')} s)")
+    return 0
