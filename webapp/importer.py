@@ -36,6 +36,16 @@ class ImportResult:
     settings_changed: bool
 
 
+# What participants see and answers refer to. Provenance that changes on every run of
+# the generator (created_at, generator_version, device, timings) is left out, so a
+# deterministic re-render of the same study re-imports as "unchanged".
+CONTENT_KEYS = ("study_id", "questions", "methods", "storage", "pairs")
+
+
+def content_sha256(manifest: dict[str, Any]) -> str:
+    return canonical_sha256({k: manifest.get(k) for k in CONTENT_KEYS})
+
+
 def canonical_sha256(obj: Any) -> str:
     return hashlib.sha256(
         json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
@@ -150,7 +160,7 @@ def _import(session: Session, study_dir: Path) -> ImportResult:
     if len(set(ids)) != len(ids):
         raise ImportError_(f"{path}: pair_id values are not unique")
 
-    digest = canonical_sha256(manifest)
+    digest = content_sha256(manifest)
     existing = session.scalar(select(Study).filter_by(study_id=manifest["study_id"]))
     if existing is not None:
         if existing.manifest_sha256 != digest:
@@ -162,6 +172,7 @@ def _import(session: Session, study_dir: Path) -> ImportResult:
             )
         changed = existing.settings != settings.as_dict()
         existing.settings = settings.as_dict()
+        existing.manifest = manifest
         existing.study_dir = str(study_dir.resolve())
         session.commit()
         n_att = sum(1 for p in manifest["pairs"] if p.get("is_attention_check"))

@@ -50,6 +50,15 @@ def test_changed_manifest_under_the_same_study_id_is_refused(session, make_study
         import_study(session, d)
 
 
+def test_rerendered_manifest_with_only_new_provenance_counts_as_unchanged(session, make_study):
+    d = make_study()
+    import_study(session, d)
+    m = json.loads((d / "manifest.json").read_text())
+    m["created_at"], m["generator_version"] = "2026-12-01T00:00:00Z", "0.2.0"
+    (d / "manifest.json").write_text(json.dumps(m))
+    assert not import_study(session, d).created
+
+
 def test_reimport_updates_survey_settings(session, make_study):
     d = make_study()
     import_study(session, d)

@@ -1,0 +1,103 @@
+"""Migrations and the command line: `camstudy db`, `camstudy serve`, `flask --app webapp`."""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.orm import Session
+
+from webapp.db import Base, make_engine
+from webapp.importer import import_study
+from webapp.migrate import downgrade, migrations_dir, upgrade
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_migrations_match_the_models_and_go_down_and_up(any_db_url):
+    upgrade(any_db_url)
+    engine = make_engine(any_db_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == [], f"models and migrations differ: {diff}"
+    downgrade(any_db_url, "base")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    upgrade(any_db_url)
+    assert {"studies", "pairs", "participants", "trials", "responses", "stimuli"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_migrations_are_found_beside_the_package():
+    assert migrations_dir() == ROOT / "migrations" and (migrations_dir() / "versions").is_dir()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def env_for(url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMSTUDY_")}
+    env.update(DATABASE_URL=url, PYTHONPATH=str(ROOT), **extra)
+    return env
+
+
+@pytest.mark.slow
+def test_camstudy_serve_prints_both_links_and_serves_the_lab_page(sqlite_url, make_study):
+    upgrade(sqlite_url)
+    engine = make_engine(sqlite_url)
+    with Session(engine) as s:
+        import_study(s, make_study())
+    engine.dispose()
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "camstudy", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env_for(sqlite_url), cwd=ROOT,
+    )
+    try:
+        lines = [proc.stdout.readline() for _ in range(3)]
+        text = "".join(lines)
+        assert f"participant link (lab): http://127.0.0.1:{port}/lab" in text, text
+        admin = re.search(r"admin: (http://\S+\?token=\S+)", text)
+        assert admin, text
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/lab", timeout=2).read().decode()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        assert "Participant id" in body
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())  # keeps the session cookie
+        dashboard = browser.open(admin.group(1), timeout=5).read().decode()
+        assert "Study test-study" in dashboard
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_camstudy_serve_without_a_schema_says_what_to_run(sqlite_url):
+    out = subprocess.run([sys.executable, "-m", "camstudy", "serve", "--port", "1"], capture_output=True,
+                         text=True, env=env_for(sqlite_url), cwd=ROOT, timeout=60)
+    assert out.returncode == 1 and "camstudy db upgrade" in out.stderr
+
+
+def test_flask_cli_finds_the_app_factory(sqlite_url):
+    upgrade(sqlite_url)
+    out = subprocess.run([sys.executable, "-m", "flask", "--app", "webapp", "routes"], capture_output=True,
+                         text=True, env=env_for(sqlite_url, CAMSTUDY_SECRET_KEY="k" * 32), cwd=ROOT, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "/api/v1/participants/<token>/trials/<int(signed=True):index>/answers" in out.stdout
+    assert "/lab" in out.stdout and "/admin/" in out.stdout
