@@ -1,0 +1,337 @@
+"""`camstudy generate`: from study.toml to a study directory of blinded A/B pairs."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from generator import __version__, attention, config, render, selection
+from generator.cams import compute_cams
+from generator.encode import CONTENT_TYPES, FORMATS, encode_batch
+from generator.errors import CamStudyError
+from generator.images import ImageLoadError
+from generator.model_setup import ModelSetup, checkpoint_metadata, setup_model, weights_path
+from generator.preprocess import Preprocess
+from generator.sources import build_source, class_index_map
+from generator.storage import S3Target, S3Uploader, sha256, write_if_changed
+from generator.writers import write_gallery, write_manifest, write_pairs_csv
+
+
+@dataclass
+class Rendered:
+    """One explained image-class pair, before sides are assigned."""
+
+    job: selection.Job
+    logit: float
+    probability: float
+    files: dict[str, dict]          # method -> {"file", "sha256", "metrics"}
+    original: dict | None = None    # {"file", "sha256"}
+
+
+@dataclass
+class Run:
+    cfg: config.GeneratorConfig
+    out_dir: Path
+    device: torch.device
+    setup: ModelSetup
+    prep: Preprocess
+    settings: render.RenderSettings
+    display_size: int
+    uploader: S3Uploader | None = None
+    s3: S3Target | None = None
+    written: int = 0
+    reused: int = 0
+    skipped: list = field(default_factory=list)
+
+    def save(self, relative: str, data: bytes) -> dict:
+        if write_if_changed(self.out_dir / relative, data):
+            self.written += 1
+        else:
+            self.reused += 1
+        if self.uploader is not None:
+            self.uploader.put(relative, data, CONTENT_TYPES[self.settings.format])
+        entry = {"file": relative, "sha256": sha256(data), "url": self.s3.url(relative) if self.s3 else None}
+        return entry
+
+    def name(self, *parts) -> str:
+        token = selection.opaque_token(self.cfg.pairs.seed, self.cfg.study.id, *parts)
+        return f"stimuli/{token}{FORMATS[self.settings.format]}"
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise CamStudyError(f"[model] device = {name!r} but CUDA is not available here; use 'auto' or 'cpu'")
+    return device
+
+
+def to_display(run: Run, batch: torch.Tensor) -> torch.Tensor:
+    """Scale the model's crop up (or down) to the size shown to participants."""
+    if batch.shape[-1] == run.display_size:
+        return batch
+    return F.interpolate(batch.float(), size=(run.display_size,) * 2, mode="bilinear",
+                         align_corners=False, antialias=True).round().clamp(0, 255).to(torch.uint8)
+
+
+def probabilities(logits: torch.Tensor, kind: str) -> torch.Tensor:
+    return torch.sigmoid(logits) if kind == "sigmoid" else torch.softmax(logits, dim=1)
+
+
+def render_batch(run: Run, jobs: list[selection.Job], displays: list[torch.Tensor],
+                 originals: dict[str, dict]) -> list[Rendered]:
+    crops = torch.stack(displays).to(run.device)
+    x = run.prep.normalize(crops)
+    if run.setup.dtype != torch.float32:
+        x = x.to(run.setup.dtype)
+    targets = torch.tensor([j.class_index for j in jobs], device=run.device)
+    result = compute_cams(run.setup.model, x, targets, run.setup.target_layer, run.cfg.pairs.methods)
+    shown = to_display(run, crops)
+    probs = probabilities(result.logits.float(), run.setup.probability)
+    scores = result.scores().float().cpu().tolist()
+    p_of_target = probs.gather(1, targets[:, None])[:, 0].cpu().tolist()
+    rendered = [Rendered(j, scores[i], p_of_target[i], {}) for i, j in enumerate(jobs)]
+    for method, raw in result.maps.items():
+        maps01 = render.upsample(render.relu_normalize(raw.float()), run.display_size, run.display_size)
+        metrics = render.map_metrics(maps01)
+        heat = render.apply_colormap(maps01, render.colormap(run.settings.colormap, run.device))
+        files = encode_batch(render.blend(shown, heat, run.settings.alpha), run.settings.format,
+                             run.settings.jpeg_quality)
+        for item, data, m in zip(rendered, files, metrics):
+            entry = run.save(run.name(item.job.record.image_id, item.job.class_index, method), data)
+            item.files[method] = {**entry, "metrics": m}
+    if run.cfg.render.show_original:
+        new = [i for i, j in enumerate(jobs) if j.record.image_id not in originals]
+        if new:
+            data = encode_batch(shown[new], run.settings.format, run.settings.jpeg_quality)
+            for i, blob in zip(new, data):
+                image_id = jobs[i].record.image_id
+                originals.setdefault(image_id, run.save(run.name(image_id, "original"), blob))
+        for item in rendered:
+            item.original = originals[item.job.record.image_id]
+    return rendered
+
+
+def load_display(run: Run, source, record, cache: dict) -> torch.Tensor | None:
+    if record.image_id in cache:
+        return cache[record.image_id]
+    try:
+        display = run.prep.display(source.load(record))
+    except ImageLoadError as exc:
+        run.skipped.append({"image": record.source, "reason": str(exc)})
+        display = None
+    cache[record.image_id] = display
+    return display
+
+
+def render_pairs(run: Run, source, jobs, limit: int) -> list[Rendered]:
+    done: list[Rendered] = []
+    cache: dict = {}
+    originals: dict[str, dict] = {}
+    batch_jobs, batch_displays = [], []
+    bar = tqdm(total=limit, unit="pair", desc="rendering", disable=None, dynamic_ncols=True)
+    for job in selection.stratified_order(jobs, run.cfg.pairs.seed):
+        if len(done) + len(batch_jobs) >= limit:
+            break
+        display = load_display(run, source, job.record, cache)
+        if display is None:
+            continue
+        batch_jobs.append(job)
+        batch_displays.append(display)
+        if len(batch_jobs) == run.cfg.model.batch_size:
+            done += render_batch(run, batch_jobs, batch_displays, originals)
+            bar.update(len(batch_jobs))
+            batch_jobs, batch_displays = [], []
+    if batch_jobs:
+        done += render_batch(run, batch_jobs, batch_displays, originals)
+        bar.update(len(batch_jobs))
+    bar.close()
+    return done
+
+
+def render_attention_checks(run: Run, source, rendered: list[Rendered]) -> list[dict]:
+    """Catch pairs on study images: a broad region on one side, a focal blob on the other."""
+    k = run.cfg.pairs.attention_checks
+    if k == 0 or not rendered:
+        return []
+    rng = np.random.default_rng([run.cfg.pairs.seed, 3])
+    picks = [rendered[i] for i in rng.choice(len(rendered), size=min(k, len(rendered)), replace=False)]
+    broad_first = selection.assign_first_side([0] * len(picks), run.cfg.pairs.seed + 7)
+    checks = []
+    for n, item in enumerate(picks):
+        display = run.prep.display(source.load(item.job.record))
+        shown = to_display(run, display[None].to(run.device))
+        broad, focal = attention.catch_maps(rng, size=max(8, run.display_size // 4))
+        maps01 = render.upsample(torch.stack([broad, focal]).to(run.device), run.display_size, run.display_size)
+        heat = render.apply_colormap(maps01, render.colormap(run.settings.colormap, run.device))
+        files = encode_batch(render.blend(shown.expand(2, -1, -1, -1), heat, run.settings.alpha),
+                             run.settings.format, run.settings.jpeg_quality)
+        metrics = render.map_metrics(maps01)
+        sides = {}
+        for kind, data, m in zip(("broad", "focal"), files, metrics):
+            entry = run.save(run.name("catch", n, kind), data)
+            sides[kind] = {"method": None, **entry, "metrics": m}
+        broad_side = "A" if broad_first[n] else "B"
+        focal_side = "B" if broad_side == "A" else "A"
+        checks.append({
+            "pair_id": selection.opaque_token(run.cfg.pairs.seed, run.cfg.study.id, "pair", "catch", n, length=12),
+            "image_id": item.job.record.image_id,
+            "class_index": item.job.class_index,
+            "class_name": run.setup.class_names[item.job.class_index],
+            "logit": None, "probability": None,
+            "is_attention_check": True,
+            "expected": attention.expected_answers(broad_side),
+            "original": item.original,
+            "sides": {broad_side: sides["broad"], focal_side: sides["focal"]},
+        })
+    return checks
+
+
+def pair_entries(run: Run, rendered: list[Rendered]) -> list[dict]:
+    first, second = run.cfg.pairs.methods
+    first_is_a = selection.assign_first_side([r.job.class_index for r in rendered], run.cfg.pairs.seed)
+    entries = []
+    for item, a_first in zip(rendered, first_is_a):
+        a, b = (first, second) if a_first else (second, first)
+        entries.append({
+            "pair_id": selection.opaque_token(run.cfg.pairs.seed, run.cfg.study.id, "pair",
+                                              item.job.record.image_id, item.job.class_index, length=12),
+            "image_id": item.job.record.image_id,
+            "image_source": item.job.record.source,
+            "class_index": item.job.class_index,
+            "class_name": run.setup.class_names[item.job.class_index],
+            "logit": round(item.logit, 6),
+            "probability": round(item.probability, 6),
+            "is_attention_check": False,
+            "expected": None,
+            "original": item.original,
+            "sides": {"A": {"method": a, **item.files[a]}, "B": {"method": b, **item.files[b]}},
+        })
+    return entries
+
+
+def generate(config_path: str | Path, out: str | None = None, device: str | None = None,
+             weights: str | None = None) -> dict:
+    """Render the study described by ``config_path``; returns the manifest's summary."""
+    started = time.perf_counter()
+    cfg = config.load(config_path)
+    dev = pick_device(device or cfg.model.device)
+    path = weights_path(cfg, weights or cfg.model.weights)
+    meta = checkpoint_metadata(path) if path is not None and path.is_file() else {}
+    source = build_source(cfg, list(cfg.model.class_names) or meta.get("class_names"))
+    setup = setup_model(cfg, dev, source.class_names, weights_override=weights)
+    index_of = class_index_map(source.class_names, setup.class_names, cfg.path)
+    prep = Preprocess(resize=cfg.images.resize or None, crop=cfg.images.crop,
+                      mean=tuple(cfg.images.mean), std=tuple(cfg.images.std))
+    settings = render.RenderSettings(colormap=cfg.render.colormap, alpha=cfg.render.alpha,
+                                     format=cfg.render.format, jpeg_quality=cfg.render.jpeg_quality,
+                                     composite=cfg.render.composite)
+    render.colormap(settings.colormap)  # fail early on an unknown colormap
+    out_dir, s3 = output_location(cfg, out)
+    run = Run(cfg, out_dir, dev, setup, prep, settings, cfg.render.display_size or cfg.images.crop)
+    if s3 is not None:
+        run.s3, run.uploader = s3, S3Uploader(s3)
+    run.skipped.extend({"image": s, "reason": r} for s, r in source.skipped)
+
+    jobs = select_jobs(run, source, index_of)
+    if not jobs:
+        raise CamStudyError(
+            f"{cfg.path}: nothing to explain: {len(source.records)} images and no image-class pairs for "
+            f"[pairs] classes = {cfg.pairs.classes!r}"
+            + (f" ({len(run.skipped)} images skipped)" if run.skipped else "")
+        )
+    limit = cfg.pairs.n or len(jobs)
+    rendered = render_pairs(run, source, jobs, limit)
+    if not rendered:
+        raise CamStudyError(f"{cfg.path}: every selected image failed to load; see the skipped list: {run.skipped[:5]}")
+    pairs = pair_entries(run, rendered) + render_attention_checks(run, source, rendered)
+    elapsed = time.perf_counter() - started
+    summary = {
+        "pairs": len(rendered), "attention_checks": len(pairs) - len(rendered),
+        "images": len({r.job.record.image_id for r in rendered}),
+        "classes": len({r.job.class_index for r in rendered}),
+        "first_method_as_a": sum(p["sides"]["A"]["method"] == cfg.pairs.methods[0] for p in pairs),
+        "skipped_images": run.skipped, "files_written": run.written, "files_unchanged": run.reused,
+        "seconds": round(elapsed, 2),
+    }
+    manifest = build_manifest(run, pairs, summary)
+    write_manifest(out_dir / "manifest.json", manifest)
+    write_pairs_csv(out_dir / "pairs.csv", manifest)
+    write_gallery(out_dir / "gallery.html", manifest)
+    write_if_changed(out_dir / "study.toml", cfg.text.encode())
+    return manifest
+
+
+def select_jobs(run: Run, source, index_of: dict[int, int]) -> list[selection.Job]:
+    cfg = run.cfg
+    records = [type(r)(r.image_id, r.source, tuple(index_of[c] for c in r.classes if c in index_of))
+               for r in source.records]
+    if cfg.pairs.classes == "ground_truth":
+        return selection.ground_truth_jobs(records)
+    if cfg.pairs.classes == "list":
+        missing = [c for c in cfg.pairs.class_list if c not in run.setup.class_names]
+        if missing:
+            raise CamStudyError(f"{cfg.path}: [pairs] class_list names unknown classes {missing}; "
+                                f"the model's classes: {run.setup.class_names}")
+        return selection.list_jobs(records, [run.setup.class_names.index(c) for c in cfg.pairs.class_list])
+    return top_k_jobs(run, source, records)
+
+
+def top_k_jobs(run: Run, source, records) -> list[selection.Job]:
+    """The model's top-k predicted classes for every image that loads."""
+    jobs, cache = [], {}
+    size = run.cfg.model.batch_size
+    for start in tqdm(range(0, len(records), size), desc="predicting", unit="batch", disable=None):
+        chunk = [r for r in records[start : start + size] if load_display(run, source, r, cache) is not None]
+        if not chunk:
+            continue
+        x = run.prep.normalize(torch.stack([cache[r.image_id] for r in chunk]).to(run.device))
+        with torch.inference_mode():
+            logits = run.setup.model(x.to(run.setup.dtype))
+        top = logits.topk(min(run.cfg.pairs.top_k, logits.shape[1]), dim=1).indices.cpu().tolist()
+        jobs += [selection.Job(r, c) for r, cs in zip(chunk, top) for c in cs]
+    return jobs
+
+
+def output_location(cfg: config.GeneratorConfig, out: str | None) -> tuple[Path, S3Target | None]:
+    target = out or cfg.output.dir
+    if target.startswith("s3://"):
+        s3 = S3Target.parse(target, url_mode=cfg.output.url_mode, public_base_url=cfg.output.public_base_url,
+                            endpoint_url=cfg.output.s3_endpoint_url)
+        if s3.url_mode == "public" and not s3.public_base_url:
+            raise CamStudyError(f"{cfg.path}: [output] url_mode = 'public' needs public_base_url")
+        local = cfg.resolve(f"{cfg.study.id}-study")
+        return local, s3
+    return (Path(out).resolve() if out else cfg.resolve(cfg.output.dir)), None
+
+
+def build_manifest(run: Run, pairs: list[dict], summary: dict) -> dict:
+    cfg = run.cfg
+    storage = run.s3.describe() if run.s3 else {"kind": "local", "url_mode": "relative", "base_url": None}
+    return {
+        "format_version": 1,
+        "kind": "camstudy-manifest",
+        "study_id": cfg.study.id,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "generator_version": __version__,
+        "seeds": {"pairs": cfg.pairs.seed, "sample": [cfg.pairs.seed, 1], "sides": [cfg.pairs.seed, 2],
+                  "attention": [cfg.pairs.seed, 3], "names": cfg.pairs.seed},
+        "device": str(run.device),
+        "model": run.setup.describe(),
+        "target_layer": run.setup.target_layer,
+        "methods": list(cfg.pairs.methods),
+        "questions": list(attention.EXPECTED),
+        "preprocess": run.prep.to_dict(),
+        "render": {"width": run.display_size, "height": run.display_size, "colormap": cfg.render.colormap,
+                   "alpha": cfg.render.alpha, "format": cfg.render.format, "composite": cfg.render.composite,
+                   "show_original": cfg.render.show_original},
+        "storage": storage,
+        "summary": summary,
+        "pairs": pairs,
+    }
