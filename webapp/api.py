@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 
 from webapp.db import Trial, db
-from webapp.flow import AnswerError, counts, first_unanswered, next_url, participant_or_404, save_answers, trial_view
+from webapp.flow import MIN_INDEX, AnswerError, counts, first_unanswered, next_url, participant_or_404, save_answers, trial_view
 from webapp.security import limiter
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -40,16 +40,18 @@ def state(token: str):
     )
 
 
-@bp.get("/participants/<token>/trials/<int(signed=True):index>")
+@bp.get("/participants/<token>/trials/<int(signed=True, max=100000):index>")
 def trial(token: str, index: int):
     participant = participant_or_404(token)
+    if index < MIN_INDEX:
+        return jsonify(error=f"Trial {index} is not part of this participant's survey.", status=404), 404
     t = db.session.scalar(select(Trial).filter_by(participant_pk=participant.id, trial_index=index))
     if t is None:
         return jsonify(error=f"Trial {index} is not part of this participant's survey.", status=404), 404
     return jsonify(trial_view(db.session, participant, t))
 
 
-@bp.post("/participants/<token>/trials/<int(signed=True):index>/answers")
+@bp.post("/participants/<token>/trials/<int(signed=True, max=100000):index>/answers")
 @limiter.limit(_answer_rate, key_func=_token_key)
 def answer(token: str, index: int):
     if not request.is_json:

@@ -20,6 +20,7 @@ from webapp.settings import Settings
 
 KEY_RE = re.compile(r"[A-Za-z0-9_\-]{8,64}")
 MAX_RT_MS = 24 * 3600 * 1000
+MIN_INDEX = -100  # practice trials are the only negative indices (at most 5)
 
 
 class AnswerError(Exception):
@@ -188,6 +189,8 @@ def save_answers(session: Session, participant: Participant, index: int, body: A
     questions = list(study.manifest["questions"])
     options = ["A", "B"] + (["same"] if settings.survey["allow_same"] else [])
     key, parsed = _parse_answers(body, questions, options)
+    if index < MIN_INDEX:
+        raise AnswerError(404, f"Trial {index} is not part of this participant's survey.")
     trial = session.scalar(select(Trial).filter_by(participant_pk=participant.id, trial_index=index))
     if trial is None:
         raise AnswerError(404, f"Trial {index} is not part of this participant's survey.")
@@ -195,6 +198,9 @@ def save_answers(session: Session, participant: Participant, index: int, body: A
         return _replay(session, participant, trial, key, parsed)
     current = first_unanswered(session, participant)
     if current is not None and current.trial_index != index:
+        session.refresh(trial)  # a concurrent retry may have answered it since we looked
+        if trial.answered_at is not None:
+            return _replay(session, participant, trial, key, parsed)
         raise AnswerError(409, f"Trial {current.trial_index} comes first; answers must follow the survey's order.")
     now = utcnow()
     expected = trial.pair.expected or {}

@@ -115,7 +115,7 @@ def instructions(token: str):
     return render_template("survey/instructions.html", p=participant, s=settings.survey, form=form, example=view)
 
 
-@bp.get("/s/<token>/trial/<int(signed=True):index>")
+@bp.get("/s/<token>/trial/<int(signed=True, max=100000):index>")
 def trial(token: str, index: int):
     participant = participant_or_404(token)
     remember(participant)

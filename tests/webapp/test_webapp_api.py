@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from webapp.db import Response, Trial, db
+from webapp_helpers import Walker
 
 
 def n_rows(app) -> int:
@@ -50,7 +51,7 @@ def test_answers_out_of_order_are_refused(app, started):
 
 
 def test_someone_elses_trial_cannot_be_answered_with_my_cookie(app, started):
-    from webapp_helpers import Walker
+
 
     other = Walker(app.test_client())
     other.start_lab("API2")
@@ -116,7 +117,7 @@ def test_huge_body_is_413(app, started):
 def test_same_option_refused_when_the_study_turns_it_off(make_app, make_study, sqlite_url):
     study = make_study(toml="[survey]\nallow_same = false\n[assignment]\npairs_per_participant = 2\n")
     app = make_app(sqlite_url, study)
-    from webapp_helpers import Walker
+
 
     w = Walker(app.test_client())
     w.start_lab("S1")
@@ -149,3 +150,52 @@ def test_response_rows_record_displayed_side_and_method(app, started):
 def test_openapi_file_is_served_and_lists_the_answer_route(client):
     r = client.get("/api/v1/openapi.yaml")
     assert r.status_code == 200 and "/participants/{token}/trials/{index}/answers" in r.get_data(as_text=True)
+
+
+def test_concurrent_duplicate_posts_store_one_row_per_question(make_app, any_db_url):
+    import threading
+
+    app = make_app(any_db_url)
+    w = Walker(app.test_client())
+    w.start_lab("RACE1")
+    w.consent_and_instructions()
+    codes: list[int] = []
+    barrier = threading.Barrier(6)
+
+    def post() -> None:
+        client = app.test_client()
+        barrier.wait(timeout=10)
+        body = {"idempotency_key": "race-key-0001",
+                "answers": [{"question_id": "larger", "side": "A", "rt_ms": 5},
+                            {"question_id": "focused", "side": "B", "rt_ms": 6}]}
+        codes.append(client.post(f"/api/v1/participants/{w.token}/trials/-1/answers", json=body).status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(codes) == [200] * 5 + [201]
+    assert n_rows(app) == 2
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/participants/{t}/trials/99999999999999999999/answers",
+    "/api/v1/participants/{t}/trials/-5/answers",
+    "/api/v1/participants/{t}%00/trials/0/answers",
+    "/api/v1/participants/{t}'--/trials/0/answers",
+    "/api/v1/participants/" + "x" * 5000 + "/trials/0/answers",
+])
+def test_tampered_paths_are_4xx_without_rows(app, started, path):
+    r = started.client.post(path.format(t=started.token), json={"idempotency_key": "k" * 12, "answers": []})
+    assert 400 <= r.status_code < 500
+    assert n_rows(app) == 0
+
+
+def test_huge_negative_index_is_404(app, started):
+    r = started.client.post(f"/api/v1/participants/{started.token}/trials/-99999999999999999999/answers",
+                            json={"idempotency_key": "k" * 12, "answers": [
+                                {"question_id": "larger", "side": "A", "rt_ms": 5},
+                                {"question_id": "focused", "side": "B", "rt_ms": 6}]})
+    assert r.status_code == 404
+    assert started.client.get(f"/api/v1/participants/{started.token}/trials/-99999999999999999999").status_code == 404
