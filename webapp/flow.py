@@ -10,7 +10,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from flask import abort, current_app, url_for
+from flask import abort, current_app, g, url_for
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -51,6 +51,7 @@ def participant_or_404(token: str) -> Participant:
     participant = session.scalar(select(Participant).filter_by(token=token))
     if participant is None:
         abort(404, "This survey link is not valid. Check that you copied the whole link.")
+    g.participant_source = participant.source  # security headers ask the source (frame-ancestors)
     now = utcnow()
     if now - participant.last_seen_at > timedelta(seconds=30):  # keeps the allocation alive
         participant.last_seen_at = now

@@ -1,11 +1,13 @@
 """CSRF, rate limits, security headers and error pages shared by every blueprint."""
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
+
+from webapp import sources
 
 csrf = CSRFProtect()
 limiter = Limiter(get_remote_address, default_limits=[], headers_enabled=True)
@@ -33,8 +35,11 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _headers(resp: Response) -> Response:
         h = resp.headers
-        h.setdefault("Content-Security-Policy", CSP.format(frame_ancestors="'none'"))
-        h.setdefault("X-Frame-Options", "DENY")
+        source = g.get("participant_source")
+        ancestors = sources.get(source).frame_ancestors() if source in sources.SOURCES else "'none'"
+        h.setdefault("Content-Security-Policy", CSP.format(frame_ancestors=ancestors))
+        if ancestors == "'none'":  # a source that is framed (MTurk) sets its own CSP instead
+            h.setdefault("X-Frame-Options", "DENY")
         h["X-Content-Type-Options"] = "nosniff"
         h["Referrer-Policy"] = "no-referrer"  # participant tokens live in URLs
         h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"

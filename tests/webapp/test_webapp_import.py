@@ -121,3 +121,32 @@ def test_question_without_text_is_refused(session, make_study):
         import_study(session, d)
     (d / "study.toml").write_text('[survey.questions]\nsharper = "Which explanation is sharper?"\n')
     assert import_study(session, d).created
+
+
+def test_public_s3_urls_are_passed_to_the_browser(sqlite_url, make_study, make_app):
+    d = make_study()
+    m = json.loads((d / "manifest.json").read_text())
+    m["storage"] = {"kind": "s3", "url_mode": "public", "base_url": "https://cdn.example.org/study/"}
+    for p in m["pairs"]:
+        for entry in [p["original"], p["sides"]["A"], p["sides"]["B"]]:
+            entry["url"] = "https://cdn.example.org/study/" + entry["file"]
+    (d / "manifest.json").write_text(json.dumps(m))
+    for f in (d / "stimuli").iterdir():
+        f.unlink()  # nothing local: the browser fetches from the bucket
+    app = make_app(sqlite_url, d)
+    from webapp_helpers import Walker
+
+    w = Walker(app.test_client())
+    w.start_lab("S3A")
+    w.consent_and_instructions()
+    images = w.client.get(f"/api/v1/participants/{w.token}/trials/0").get_json()["images"]
+    assert all(u.startswith("https://cdn.example.org/study/stimuli/") for u in images.values())
+
+
+def test_presigned_s3_storage_is_refused_clearly(session, make_study):
+    d = make_study()
+    m = json.loads((d / "manifest.json").read_text())
+    m["storage"] = {"kind": "s3", "url_mode": "presigned", "bucket": "b", "prefix": "p/"}
+    (d / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ImportError_, match="presigned"):
+        import_study(session, d)
