@@ -101,3 +101,11 @@ def test_flask_cli_finds_the_app_factory(sqlite_url):
     assert out.returncode == 0, out.stderr
     assert "/answers" in out.stdout and "/api/v1/participants/<token>" in out.stdout
     assert "/lab" in out.stdout and "/admin/" in out.stdout
+
+
+def test_webapp_never_loads_torch_or_the_generator():
+    code = ("import sys, webapp, webapp.cli, webapp.admin, webapp.api, webapp.survey, webapp.recruit; "
+            "bad = [m for m in ('torch', 'torchvision', 'generator') if m in sys.modules]; "
+            "assert not bad, bad")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.returncode == 0, out.stderr
