@@ -82,3 +82,34 @@ def test_last_trial_button_says_finish(walker):
         assert walker.answer(i).status_code == 201
     html = walker.get(f"/s/{walker.token}/trial/4").get_data(as_text=True)
     assert ">Finish<" in html
+
+
+def test_questionnaire_answers_are_optional(walker):
+    walker.start_lab("P008")
+    walker.consent_and_instructions()
+    for i in range(-1, 5):
+        assert walker.answer(i).status_code == 201
+    r = walker.form(f"/s/{walker.token}/questionnaire", {})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/done")
+
+
+def test_instructions_show_an_example_and_the_questions(walker):
+    walker.start_lab("P009")
+    walker.form(f"/s/{walker.token}/consent", {"agree": "y"})
+    html = walker.get(f"/s/{walker.token}/instructions").get_data(as_text=True)
+    assert "Annotated example" in html and "Image A</strong> (left)" in html
+    assert "Which explanation is more focused?" in html and "/stimuli/" in html
+
+
+def test_study_without_questionnaire_goes_straight_to_done(make_app, make_study, sqlite_url):
+    from webapp_helpers import Walker
+
+    app = make_app(sqlite_url, make_study(toml="[survey]\nquestionnaire = false\npractice_trials = 0\n"
+                                                "[assignment]\npairs_per_participant = 2\n"))
+    w = Walker(app.test_client())
+    w.start_lab("NQ1")
+    w.consent_and_instructions()
+    w.answer(0)
+    w.answer(1)
+    r = w.answer(2)
+    assert r.status_code == 201 and r.get_json()["next_url"].endswith("/done")
