@@ -1,0 +1,96 @@
+"""Pre-registered exclusions, applied in a fixed order, with a flow table.
+
+The rules run one after the other (completion, attention checks, response time)
+so each participant is counted under the first rule that excludes them, as in
+a CONSORT flow diagram.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import pandas as pd
+
+from analysis.config import AnalysisConfig
+
+
+@dataclass(frozen=True)
+class FlowStep:
+    label: str
+    participants: int
+    answers: int
+
+
+@dataclass(frozen=True)
+class Flow:
+    """Who was analysed: started, finished, excluded by each rule, analysed."""
+
+    steps: tuple[FlowStep, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def analysed(self) -> int:
+        return self.steps[-1].participants
+
+
+def hash_participant(participant_id: str, salt: str) -> str:
+    """Pseudonymous id for anything written: stable within a study, not the worker id."""
+    digest = hashlib.sha256(f"{salt}\x00{participant_id}".encode()).hexdigest()
+    return "p_" + digest[:12]
+
+
+def participant_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per participant: completed, failed attention checks, median response time."""
+    grouped = frame.groupby("participant_id", sort=False)
+    summary = pd.DataFrame(index=grouped.size().index)
+    summary["answers"] = grouped.size()
+    if "participant_completed" in frame:
+        summary["completed"] = grouped["participant_completed"].agg(
+            lambda s: bool(s.fillna(False).astype(bool).any()))
+    if "attention_correct" in frame:
+        checks = frame[frame["is_attention_check"]]
+        failed = checks["attention_correct"].eq(False).groupby(checks["participant_id"]).sum()
+        summary["failed_checks"] = failed.reindex(summary.index, fill_value=0).astype(int)
+    if "rt_ms" in frame:
+        summary["median_rt_ms"] = grouped["rt_ms"].median()
+    return summary
+
+
+def apply_exclusions(frame: pd.DataFrame, config: AnalysisConfig) -> tuple[pd.DataFrame, Flow]:
+    summary = participant_summary(frame)
+    keep = pd.Series(True, index=summary.index)
+    notes: list[str] = []
+    steps = [FlowStep("Started (answered at least one trial)", len(summary), len(frame))]
+    if "completed" in summary:
+        done = summary["completed"]
+        steps.append(FlowStep("Finished (reached the completion page)", int(done.sum()),
+                              int(summary.loc[done, "answers"].sum())))
+
+    def step(label: str, excluded: pd.Series) -> None:
+        newly = excluded & keep
+        keep.loc[newly] = False
+        answers = int(summary.loc[newly, "answers"].sum())
+        steps.append(FlowStep(label, int(newly.sum()), answers))
+
+    if config.require_completion:
+        if "completed" in summary:
+            step("Excluded: did not finish", ~summary["completed"])
+        else:
+            notes.append("Completion rule not applied: the export has no participant_completed")
+    max_failed = config.max_failed_attention_checks
+    if "failed_checks" in summary:
+        step(f"Excluded: failed more than {max_failed} attention check(s)",
+             summary["failed_checks"] > max_failed)
+    else:
+        notes.append("Attention-check rule not applied: the export has no attention_correct")
+    if config.min_median_rt_ms > 0:
+        if "median_rt_ms" in summary:
+            too_fast = summary["median_rt_ms"] < config.min_median_rt_ms
+            step(f"Excluded: median response time under {config.min_median_rt_ms:g} ms",
+                 too_fast.fillna(False))
+        else:
+            notes.append("Response-time rule not applied: the export has no rt_ms")
+    kept_ids = set(keep[keep].index)
+    analysed = frame[frame["participant_id"].isin(kept_ids)]
+    steps.append(FlowStep("Analysed", len(kept_ids), len(analysed)))
+    return analysed, Flow(steps=tuple(steps), notes=tuple(notes))

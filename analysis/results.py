@@ -1,0 +1,51 @@
+"""Small result objects shared by the statistics, and their JSON form.
+
+Like scipy.stats' result classes: frozen, named fields, no formatting. The report
+renders them; results.json is `to_jsonable` of them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Interval:
+    low: float
+    high: float
+    level: float = 0.95
+    method: str = ""
+
+    def contains(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A result that could not be computed, and why (shown in the report)."""
+
+    what: str
+    reason: str
+
+
+def to_jsonable(obj):
+    """Dataclasses, tuples, numpy scalars -> JSON types; NaN/inf -> null."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        out = {"type": type(obj).__name__}
+        out.update({f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)})
+        return out
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        value = float(obj)
+        return value if math.isfinite(value) else None
+    return obj

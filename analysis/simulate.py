@@ -1,0 +1,253 @@
+"""Synthetic responses exports: for demos, power planning and the tests.
+
+Each participant judges pairs; the log-odds of choosing Grad-CAM for a question is
+
+    logit(p[question]) + u[participant] + v[pair] ± side_bias + area_slope * (log area ratio)
+
+with u ~ N(0, participant_sd²), v ~ N(0, pair_sd²). So `p` is the probability for a
+typical participant and pair; with participant_sd > 0 the population proportion
+lies a little closer to 0.5. Ties ("about the same") occur at `tie_rate`.
+Careless participants answer at random, fast, and fail attention checks, which
+exercises the exclusion rules.
+
+`camstudy simulate --out responses.csv [--manifest manifest.json] ...` writes the
+export in the documented format (docs/formats.md).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, logit
+
+COLUMNS = ["study_id", "participant_id", "source", "participant_completed", "trial_index",
+           "pair_id", "image_id", "class_name", "question_id", "response_side",
+           "response_method", "left_method", "right_method", "is_attention_check",
+           "attention_correct", "rt_ms", "answered_at"]
+CLASSES = ("circle", "square", "triangle", "cross", "ring")
+
+
+@dataclass(frozen=True)
+class SimulationSpec:
+    participants: int = 30
+    pairs: int = 40                       # made-up study only; a manifest fixes its own
+    pairs_per_participant: int | None = None  # None: every participant sees every pair
+    p: dict = field(default_factory=lambda: {"larger": 0.7, "focused": 0.3})
+    participant_sd: float = 1.0
+    pair_sd: float = 0.5
+    tie_rate: float = 0.1
+    side_bias: float = 0.0
+    area_slope: float = 0.0               # only for "larger", only with area metrics
+    attention_checks: int = 4             # made-up study only
+    careless_rate: float = 0.0
+    dropout_rate: float = 0.0
+    study_id: str = "simulated"
+    seed: int = 0
+
+
+def made_up_manifest(spec: SimulationSpec, rng: np.random.Generator) -> dict:
+    """A manifest-shaped study (no stimulus files) with plausible metrics."""
+    sides = np.array(["A", "B"] * (spec.pairs // 2 + 1))[: spec.pairs]
+    rng.shuffle(sides)  # Grad-CAM on the left in half of the pairs, as in the paper
+    pairs = []
+    for i in range(spec.pairs):
+        g_area, h_area = rng.beta(4, 12), rng.beta(2, 16)
+        metrics = {"gradcam": {"area_above_half": g_area, "entropy": 8.0 + 4 * g_area},
+                   "hirescam": {"area_above_half": h_area, "entropy": 8.0 + 4 * h_area}}
+        g_side = sides[i]
+        h_side = "B" if g_side == "A" else "A"
+        pairs.append(_pair(f"sim{i:05d}", f"img_{i:05d}", i % len(CLASSES), {
+            g_side: {"method": "gradcam", "metrics": metrics["gradcam"]},
+            h_side: {"method": "hirescam", "metrics": metrics["hirescam"]}}))
+    for j in range(spec.attention_checks):
+        pair = _pair(f"att{j:04d}", f"img_att{j}", j % len(CLASSES),
+                     {"A": {"method": None, "metrics": {}}, "B": {"method": None, "metrics": {}}})
+        pair["is_attention_check"] = True
+        pair["expected"] = {q: str(rng.choice(["A", "B"])) for q in spec.p}
+        pairs.append(pair)
+    return {"format_version": 1, "kind": "camstudy-manifest", "study_id": spec.study_id,
+            "methods": ["gradcam", "hirescam"], "questions": list(spec.p),
+            "model": {"class_names": list(CLASSES)},
+            "summary": {"pairs": spec.pairs, "attention_checks": spec.attention_checks},
+            "pairs": pairs}
+
+
+def _pair(pair_id, image_id, class_index, sides) -> dict:
+    for letter, side in sides.items():
+        side.setdefault("file", f"stimuli/{pair_id}{letter}.png")
+    return {"pair_id": pair_id, "image_id": image_id, "class_index": class_index,
+            "class_name": CLASSES[class_index], "is_attention_check": False,
+            "expected": None, "original": {"file": None}, "sides": sides}
+
+
+def simulate_responses(spec: SimulationSpec, manifest: dict | None = None) -> pd.DataFrame:
+    """The export as a frame of strings, exactly as `camstudy export` would write it."""
+    rng = np.random.default_rng(spec.seed)
+    manifest = manifest or made_up_manifest(spec, rng)
+    study_id = manifest.get("study_id", spec.study_id)
+    questions = [q for q in manifest.get("questions", list(spec.p)) if q in spec.p] or list(spec.p)
+    pairs = [p for p in manifest["pairs"] if not p.get("is_attention_check")]
+    checks = [p for p in manifest["pairs"] if p.get("is_attention_check")]
+    pair_effect = rng.normal(0, spec.pair_sd, len(pairs))
+    area = _log_area_ratio(pairs)
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    blocks = []
+    for i in range(spec.participants):
+        blocks.append(_participant(spec, rng, i, study_id, questions, pairs, checks,
+                                   pair_effect, area, start + timedelta(hours=i)))
+    return pd.concat(blocks, ignore_index=True)[COLUMNS]
+
+
+def _log_area_ratio(pairs: list[dict]) -> np.ndarray:
+    out = np.zeros(len(pairs))
+    for j, pair in enumerate(pairs):
+        by_method = {s["method"]: s.get("metrics") or {} for s in pair["sides"].values()}
+        g = by_method.get("gradcam", {}).get("area_above_half")
+        h = by_method.get("hirescam", {}).get("area_above_half")
+        if g and h:
+            out[j] = np.log(g / h)
+    return out - out.mean() if np.any(out) else out
+
+
+def _participant(spec, rng, i, study_id, questions, pairs, checks, pair_effect, area, t0):
+    careless = rng.random() < spec.careless_rate
+    u = rng.normal(0, spec.participant_sd)
+    n_seen = len(pairs) if spec.pairs_per_participant is None else min(
+        spec.pairs_per_participant, len(pairs))
+    order = list(rng.permutation(len(pairs))[:n_seen]) + [-1 - k for k in range(len(checks))]
+    order = [order[k] for k in rng.permutation(len(order))]
+    completed = rng.random() >= spec.dropout_rate
+    if not completed:
+        order = order[: int(rng.integers(1, max(2, len(order))))]
+    pid = "W" + "".join(rng.choice(list("0123456789ABCDEF"), 13))
+    rows, clock = [], t0
+    for trial, j in enumerate(order):
+        for q in questions:
+            row = (_check_answer(rng, checks[-1 - j], q, careless) if j < 0 else
+                   _pair_answer(spec, rng, pairs[j], q, careless, u + pair_effect[j], area[j]))
+            rt = float(rng.lognormal(np.log(400 if careless else 2500), 0.4))
+            clock += timedelta(milliseconds=rt)
+            row.update(study_id=study_id, participant_id=pid, source="mturk",
+                       participant_completed=_b(completed), trial_index=trial,
+                       question_id=q, rt_ms=int(round(rt)),
+                       answered_at=clock.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+            rows.append(row)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _pair_answer(spec, rng, pair, q, careless, effect, log_area) -> dict:
+    left, right = pair["sides"]["A"]["method"], pair["sides"]["B"]["method"]
+    row = {"pair_id": pair["pair_id"], "image_id": pair["image_id"],
+           "class_name": pair["class_name"], "left_method": left, "right_method": right,
+           "is_attention_check": "false", "attention_correct": ""}
+    if careless:
+        side = str(rng.choice(["A", "B"]))
+    elif rng.random() < spec.tie_rate:
+        side = "same"
+    else:
+        eta = logit(spec.p[q]) + effect + (spec.side_bias if left == "gradcam" else -spec.side_bias)
+        if q == "larger":
+            eta += spec.area_slope * log_area
+        gradcam = rng.random() < expit(eta)
+        side = ("A" if left == "gradcam" else "B") if gradcam else ("B" if left == "gradcam" else "A")
+    row["response_side"] = side
+    row["response_method"] = "same" if side == "same" else (left if side == "A" else right)
+    return row
+
+
+def _check_answer(rng, pair, q, careless) -> dict:
+    expected = (pair.get("expected") or {}).get(q, "A")
+    correct = rng.random() < (0.5 if careless else 0.97)
+    side = expected if correct else ("B" if expected == "A" else "A")
+    return {"pair_id": pair["pair_id"], "image_id": pair["image_id"],
+            "class_name": pair["class_name"], "left_method": "", "right_method": "",
+            "is_attention_check": "true", "attention_correct": _b(correct),
+            "response_side": side, "response_method": ""}
+
+
+def _b(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def write_export(frame: pd.DataFrame, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        fh.write("# camstudy-responses format_version=1\n")
+        frame.to_csv(fh, index=False)
+    return path
+
+
+def _parse_p(values: list[str] | None) -> dict:
+    p = {"larger": 0.7, "focused": 0.3}
+    for item in values or []:
+        question, _, number = item.partition("=")
+        try:
+            value = float(number)
+        except ValueError:
+            raise SystemExit(f"simulate: --p {item!r}: expected QUESTION=PROBABILITY, e.g. larger=0.7")
+        if not 0 < value < 1:
+            raise SystemExit(f"simulate: --p {item!r}: the probability must be between 0 and 1")
+        p[question] = value
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="camstudy simulate", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", required=True, help="responses.csv to write")
+    ap.add_argument("--manifest", help="simulate answers for this study's pairs")
+    ap.add_argument("--write-manifest", help="also write the made-up study's manifest.json here")
+    ap.add_argument("--participants", type=int, default=30)
+    ap.add_argument("--pairs", type=int, default=40, help="pairs in a made-up study")
+    ap.add_argument("--pairs-per-participant", type=int)
+    ap.add_argument("--p", action="append", metavar="QUESTION=P",
+                    help="chance of choosing Grad-CAM for a typical participant "
+                         "(default larger=0.7, focused=0.3)")
+    ap.add_argument("--participant-sd", type=float, default=1.0,
+                    help="SD of the participant random intercept (logit scale)")
+    ap.add_argument("--pair-sd", type=float, default=0.5)
+    ap.add_argument("--tie-rate", type=float, default=0.1)
+    ap.add_argument("--side-bias", type=float, default=0.0, help="log-odds added to choosing Image A")
+    ap.add_argument("--area-slope", type=float, default=0.0)
+    ap.add_argument("--careless-rate", type=float, default=0.0)
+    ap.add_argument("--dropout-rate", type=float, default=0.0)
+    ap.add_argument("--seed", type=int, default=0)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    spec = SimulationSpec(
+        participants=args.participants, pairs=args.pairs,
+        pairs_per_participant=args.pairs_per_participant, p=_parse_p(args.p),
+        participant_sd=args.participant_sd, pair_sd=args.pair_sd, tie_rate=args.tie_rate,
+        side_bias=args.side_bias, area_slope=args.area_slope,
+        careless_rate=args.careless_rate, dropout_rate=args.dropout_rate, seed=args.seed)
+    manifest = None
+    if args.manifest:
+        from analysis.errors import AnalysisError
+        from analysis.load import read_manifest
+        try:
+            manifest = read_manifest(args.manifest).raw
+        except AnalysisError as exc:
+            print(f"simulate: error: {exc}", file=sys.stderr)
+            return 2
+    else:
+        manifest = made_up_manifest(spec, np.random.default_rng([spec.seed, 1]))
+        if args.write_manifest:
+            Path(args.write_manifest).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.write_manifest).write_text(json.dumps(manifest, indent=1))
+    frame = simulate_responses(spec, manifest)
+    path = write_export(frame, args.out)
+    print(f"simulate: wrote {len(frame):,} answers from {spec.participants} participants to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
