@@ -73,6 +73,7 @@ class RenderSection:
     alpha: float = 0.5
     format: str = "png"
     jpeg_quality: int = 95
+    png_compression: int = 1       # zlib level 0-9: 1 is fast, 9 is smallest
     composite: bool = False
     show_original: bool = True
     display_size: int = 0          # pixels a side shown to participants; 0 = the model's crop size
@@ -163,6 +164,8 @@ def parse(text: str, path: Path) -> GeneratorConfig:
 
 def _check_semantics(cfg: GeneratorConfig) -> None:
     p = cfg.path
+    if not 0 <= cfg.render.png_compression <= 9:
+        raise ConfigError(f"{p}: [render] png_compression = {cfg.render.png_compression}; expected 0 to 9")
     if not 0 <= cfg.render.alpha <= 1:
         raise ConfigError(f"{p}: [render] alpha = {cfg.render.alpha}; expected a number from 0 to 1")
     if len(cfg.pairs.methods) != 2 or len(set(cfg.pairs.methods)) != 2:

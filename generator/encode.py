@@ -10,16 +10,16 @@ FORMATS = {"png": ".png", "jpeg": ".jpg"}
 CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg"}
 
 
-def encode_batch(images: torch.Tensor, fmt: str = "png", quality: int = 95) -> list[bytes]:
+def encode_batch(images: torch.Tensor, fmt: str = "png", quality: int = 95, png_level: int = 1) -> list[bytes]:
     """B×3×H×W uint8 on any device to a list of encoded files.
 
-    PNG is lossless (compression level 6 for every file, so sizes depend on content
-    only). JPEG uses torchvision's GPU encoder when the tensors live on CUDA. Neither
+    PNG is lossless; zlib level 1 by default, about four times faster to write than
+    level 6 for files about 15% larger, the same level for every file. JPEG uses torchvision's GPU encoder when the tensors live on CUDA. Neither
     writes text chunks, EXIF or any other metadata.
     """
     if fmt == "png":
         cpu = images.cpu()
-        return [encode_png(img, compression_level=6).numpy().tobytes() for img in cpu]
+        return [encode_png(img, compression_level=png_level).numpy().tobytes() for img in cpu]
     if fmt == "jpeg":
         if images.is_cuda:
             return [t.cpu().numpy().tobytes() for t in encode_jpeg(list(images), quality=quality)]

@@ -102,14 +102,15 @@ def render_batch(run: Run, jobs: list[selection.Job], displays: list[torch.Tenso
         metrics = render.map_metrics(maps01)
         heat = render.apply_colormap(maps01, render.colormap(run.settings.colormap, run.device))
         files = encode_batch(render.blend(shown, heat, run.settings.alpha), run.settings.format,
-                             run.settings.jpeg_quality)
+                             run.settings.jpeg_quality, run.settings.png_compression)
         for item, data, m in zip(rendered, files, metrics):
             entry = run.save(run.name(item.job.record.image_id, item.job.class_index, method), data)
             item.files[method] = {**entry, "metrics": m}
     if run.cfg.render.show_original:
         new = [i for i, j in enumerate(jobs) if j.record.image_id not in originals]
         if new:
-            data = encode_batch(shown[new], run.settings.format, run.settings.jpeg_quality)
+            data = encode_batch(shown[new], run.settings.format, run.settings.jpeg_quality,
+                                run.settings.png_compression)
             for i, blob in zip(new, data):
                 image_id = jobs[i].record.image_id
                 originals.setdefault(image_id, run.save(run.name(image_id, "original"), blob))
@@ -171,7 +172,7 @@ def render_attention_checks(run: Run, source, rendered: list[Rendered]) -> list[
         maps01 = render.upsample(torch.stack([broad, focal]).to(run.device), run.display_size, run.display_size)
         heat = render.apply_colormap(maps01, render.colormap(run.settings.colormap, run.device))
         files = encode_batch(render.blend(shown.expand(2, -1, -1, -1), heat, run.settings.alpha),
-                             run.settings.format, run.settings.jpeg_quality)
+                             run.settings.format, run.settings.jpeg_quality, run.settings.png_compression)
         metrics = render.map_metrics(maps01)
         sides = {}
         for kind, data, m in zip(("broad", "focal"), files, metrics):
@@ -216,6 +217,22 @@ def pair_entries(run: Run, rendered: list[Rendered]) -> list[dict]:
     return entries
 
 
+def add_composites(run: Run, pairs: list[dict]) -> None:
+    """One image per pair, original | A | B, the same layout for every pair."""
+    from torchvision.io import decode_image
+
+    def pixels(entry: dict) -> torch.Tensor:
+        data = (run.out_dir / entry["file"]).read_bytes()
+        return decode_image(torch.frombuffer(bytearray(data), dtype=torch.uint8))
+
+    for pair in pairs:
+        panels = [pixels(pair["sides"][s]) for s in "AB"]
+        left = pixels(pair["original"]) if pair.get("original") else torch.full_like(panels[0], 255)
+        canvas = render.composite(left[None], panels[0][None], panels[1][None], run.settings.gap)
+        (data,) = encode_batch(canvas, run.settings.format, run.settings.jpeg_quality, run.settings.png_compression)
+        pair["composite"] = run.save(run.name(pair["pair_id"], "composite"), data)
+
+
 def generate(config_path: str | Path, out: str | None = None, device: str | None = None,
              weights: str | None = None) -> dict:
     """Render the study described by ``config_path``; returns the manifest's summary."""
@@ -231,7 +248,7 @@ def generate(config_path: str | Path, out: str | None = None, device: str | None
                       mean=tuple(cfg.images.mean), std=tuple(cfg.images.std))
     settings = render.RenderSettings(colormap=cfg.render.colormap, alpha=cfg.render.alpha,
                                      format=cfg.render.format, jpeg_quality=cfg.render.jpeg_quality,
-                                     composite=cfg.render.composite)
+                                     png_compression=cfg.render.png_compression, composite=cfg.render.composite)
     render.colormap(settings.colormap)  # fail early on an unknown colormap
     out_dir, s3 = output_location(cfg, out)
     run = Run(cfg, out_dir, dev, setup, prep, settings, cfg.render.display_size or cfg.images.crop)
@@ -251,6 +268,8 @@ def generate(config_path: str | Path, out: str | None = None, device: str | None
     if not rendered:
         raise CamStudyError(f"{cfg.path}: every selected image failed to load; see the skipped list: {run.skipped[:5]}")
     pairs = pair_entries(run, rendered) + render_attention_checks(run, source, rendered)
+    if cfg.render.composite:
+        add_composites(run, pairs)
     elapsed = time.perf_counter() - started
     summary = {
         "pairs": len(rendered), "attention_checks": len(pairs) - len(rendered),

@@ -71,6 +71,7 @@ class RenderSettings:
     alpha: float = 0.5
     format: str = "png"
     jpeg_quality: int = 95
+    png_compression: int = 1
     composite: bool = False  # one image original | A | B instead of separate files
     gap: int = 8             # pixels between the panels of a composite
 

@@ -252,3 +252,17 @@ def test_s3_output_through_a_moto_server(tmp_path, monkeypatch):
         assert again["summary"]["files_written"] == 0
     finally:
         server.stop()
+
+
+def test_composite_is_original_then_a_then_b(tmp_path):
+    path = write_config(tmp_path, n=2)
+    path.write_text(path.read_text().replace("[render]", "[render]\ncomposite = true"))
+    torch.manual_seed(0)
+    manifest = generate(path)
+    pair = manifest["pairs"][0]
+    out = tmp_path / "out"
+    canvas = np.array(Image.open(out / pair["composite"]["file"]))
+    assert canvas.shape == (96, 3 * 96 + 2 * 8, 3)
+    for i, entry in enumerate([pair["original"], pair["sides"]["A"], pair["sides"]["B"]]):
+        panel = np.array(Image.open(out / entry["file"]))
+        assert (canvas[:, i * (96 + 8) : i * (96 + 8) + 96] == panel).all()
