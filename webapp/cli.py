@@ -79,6 +79,10 @@ def db_main(argv: list[str]) -> int:
 def import_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="camstudy import", description="Load a study directory's manifest.json into the database.")
     p.add_argument("study_dir", type=Path)
+    p.add_argument("--replace", action="store_true",
+                   help="if the study id exists with a different manifest and no answers, replace it")
+    p.add_argument("--discard-answers", action="store_true",
+                   help="with --replace: also when it has answers (they are deleted; export them first)")
     _db_arg(p)
     args = p.parse_args(argv)
     from webapp.importer import ImportError_, import_study
@@ -89,7 +93,7 @@ def import_main(argv: list[str]) -> int:
         return 1
     with Session(engine) as session:
         try:
-            result = import_study(session, args.study_dir)
+            result = import_study(session, args.study_dir, args.replace, args.discard_answers)
         except (ImportError_, SettingsError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

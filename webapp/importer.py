@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from webapp.db import SIDES, Pair, Stimulus, Study
+from webapp.db import SIDES, Pair, Participant, Response, Stimulus, Study, Trial
 from webapp.settings import Settings, load_study_toml
 
 FORMAT_VERSIONS = (1,)
@@ -134,16 +134,41 @@ def _stimulus(
     return cache[name]
 
 
-def import_study(session: Session, study_dir: Path) -> ImportResult:
-    """Import (or re-check) a study directory; commits on success, leaves nothing on failure."""
+def count_answers(session: Session, study: Study) -> int:
+    return session.scalar(
+        select(func.count(Response.id)).join(Participant, Response.participant_pk == Participant.id)
+        .where(Participant.study_pk == study.id)
+    ) or 0
+
+
+def delete_study(session: Session, study: Study) -> None:
+    """Remove a study with its participants, trials and answers (children first)."""
+    participants = select(Participant.id).where(Participant.study_pk == study.id)
+    session.execute(delete(Response).where(Response.participant_pk.in_(participants)))
+    session.execute(delete(Trial).where(Trial.participant_pk.in_(participants)))
+    session.execute(delete(Participant).where(Participant.study_pk == study.id))
+    session.execute(delete(Pair).where(Pair.study_pk == study.id))
+    session.execute(delete(Stimulus).where(Stimulus.study_pk == study.id))
+    session.execute(delete(Study).where(Study.id == study.id))
+    session.flush()
+    session.expunge(study)
+
+
+def import_study(session: Session, study_dir: Path, replace: bool = False,
+                 discard_answers: bool = False) -> ImportResult:
+    """Import (or re-check) a study directory; commits on success, leaves nothing on failure.
+
+    A changed manifest under an existing study id is refused, unless ``replace`` (and,
+    when answers exist, ``discard_answers``) says to delete the old study first.
+    """
     try:
-        return _import(session, Path(study_dir))
+        return _import(session, Path(study_dir), replace, discard_answers)
     except BaseException:
         session.rollback()
         raise
 
 
-def _import(session: Session, study_dir: Path) -> ImportResult:
+def _import(session: Session, study_dir: Path, replace: bool, discard_answers: bool) -> ImportResult:
     manifest = read_manifest(study_dir)
     settings = load_study_toml(study_dir / "study.toml")
     path = study_dir / "manifest.json"
@@ -162,14 +187,21 @@ def _import(session: Session, study_dir: Path) -> ImportResult:
 
     digest = content_sha256(manifest)
     existing = session.scalar(select(Study).filter_by(study_id=manifest["study_id"]))
-    if existing is not None:
-        if existing.manifest_sha256 != digest:
+    if existing is not None and existing.manifest_sha256 != digest:
+        answers = count_answers(session, existing)
+        if not replace or (answers and not discard_answers):
+            hint = (
+                f"it has {answers} answer(s), which refer to the old pairs: give the new study its own "
+                "study_id, or pass --replace --discard-answers to delete them"
+                if answers else "it has no answers yet: pass --replace to replace it"
+            )
             raise ImportError_(
                 f"{path}: study {manifest['study_id']!r} is already imported with a different "
-                f"manifest (sha256 {existing.manifest_sha256[:12]}…, this one {digest[:12]}…). "
-                "Answers already collected refer to the old pairs; give the new study its own "
-                "study_id (regenerate with a new id) instead of replacing it."
+                f"manifest (sha256 {existing.manifest_sha256[:12]}…, this one {digest[:12]}…); {hint}."
             )
+        delete_study(session, existing)
+        existing = None
+    if existing is not None:
         changed = existing.settings != settings.as_dict()
         existing.settings = settings.as_dict()
         existing.manifest = manifest

@@ -150,3 +150,38 @@ def test_presigned_s3_storage_is_refused_clearly(session, make_study):
     (d / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(ImportError_, match="presigned"):
         import_study(session, d)
+
+
+def test_replace_swaps_a_changed_study_only_when_asked(session, make_study):
+    d = make_study()
+    import_study(session, d)
+    m = json.loads((d / "manifest.json").read_text())
+    m["pairs"][0]["class_name"] = "changed"
+    (d / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ImportError_, match="no answers yet: pass --replace"):
+        import_study(session, d)
+    assert import_study(session, d, replace=True).created
+    assert session.scalars(select(Study)).one().manifest["pairs"][0]["class_name"] == "changed"
+    assert session.scalar(select(func.count(Pair.id))) == 7
+
+
+def test_replace_refuses_to_drop_answers_unless_told(make_app, make_study, sqlite_url):
+    from webapp.db import Response
+    from webapp_helpers import Walker
+
+    d = make_study()
+    app = make_app(sqlite_url, d)
+    w = Walker(app.test_client())
+    w.start_lab("RP1")
+    w.consent_and_instructions()
+    w.answer(-1)
+    m = json.loads((d / "manifest.json").read_text())
+    m["pairs"][0]["class_name"] = "changed"
+    (d / "manifest.json").write_text(json.dumps(m))
+    engine = make_engine(sqlite_url)
+    with Session(engine) as s:
+        with pytest.raises(ImportError_, match="has 2 answer"):
+            import_study(s, d, replace=True)
+        assert import_study(s, d, replace=True, discard_answers=True).created
+        assert s.scalar(select(func.count(Response.id))) == 0
+    engine.dispose()
