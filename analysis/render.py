@@ -1,0 +1,125 @@
+"""The self-contained HTML report: results rendered with Jinja2, figures inlined."""
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timezone
+from pathlib import Path
+
+import jinja2
+import numpy as np
+import pandas as pd
+
+from analysis import clustered, figures, objective, sentences
+from analysis.analyse import StudyResults
+from analysis.load import Manifest
+from analysis.results import Skipped
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def draw_figures(study: StudyResults, frame: pd.DataFrame,
+                 manifest: Manifest | None) -> tuple[dict[str, bytes], dict[str, str]]:
+    """PNG bytes per figure, and for each figure not drawn, why not."""
+    out, why = {}, {}
+
+    def draw(key, func):
+        try:
+            result = func()
+        except Exception as exc:  # noqa: BLE001 - a figure must not sink the report
+            why[key] = f"{type(exc).__name__}: {exc}"
+            return
+        if isinstance(result, str):
+            why[key] = result
+        elif result is not None:
+            out[key] = result
+
+    draw("proportions", lambda: _proportions(study))
+    draw("participants", lambda: _participants(study, frame))
+    draw("forest", lambda: _forest(study))
+    draw("area", lambda: _area(study, frame, manifest))
+    draw("examples", lambda: _examples(study, frame, manifest))
+    return out, why
+
+
+def _proportions(study):
+    rows = [(q.question, q.proportion.test.proportion, q.proportion.test.wilson.low,
+             q.proportion.test.wilson.high) for q in study.questions
+            if not isinstance(q.proportion, Skipped) and not isinstance(q.proportion.test, Skipped)]
+    return figures.proportions_figure(rows) if rows else "no question has decided answers"
+
+
+def _participants(study, frame):
+    props = {q.question: clustered.participant_proportions(frame, q.question)
+             for q in study.questions if not isinstance(q.participant, Skipped)}
+    return figures.participants_figure(props) if props else "no participant-level results"
+
+
+def _forest(study):
+    by_q = {q.question: list(q.classes) for q in study.questions
+            if not isinstance(q.classes, Skipped)}
+    return figures.forest_figure(by_q) if by_q else "no per-class results"
+
+
+def _area(study, frame, manifest):
+    q = next((q for q in study.questions if q.question == "larger"), None)
+    if q is None or isinstance(q.area, Skipped):
+        return "the area regression for 'larger' was not computed"
+    rows = objective.with_metrics(frame, manifest.pairs, "larger")
+    rows = rows[rows["gradcam_area_above_half"].notna() & rows["hirescam_area_above_half"].notna()]
+    x, _ = objective.log_area_ratio(rows, 1e-4)
+    # Intercept from the data so the curve passes through the observed mean choice
+    # at the mean ratio; the slope is the fitted one.
+    y = rows["chose_gradcam"]
+    intercept = np.log(y.mean() / (1 - y.mean())) - q.area.slope * x.mean()
+    return figures.area_figure(x, y, q.area.slope, intercept)
+
+
+def _examples(study, frame, manifest):
+    if manifest is None:
+        return "no manifest given"
+    q = study.questions[0]
+    if isinstance(q.pairs, Skipped):
+        return "no pair-level verdicts"
+    votes = clustered.pair_votes(frame, q.question)
+    votes["margin"] = (votes["gradcam"] - votes["hirescam"]).abs() / votes["decided"]
+    chosen = pd.concat([votes[votes["verdict"] == v].nlargest(2, "margin")
+                        for v in ("gradcam", "hirescam")])
+    info = manifest.pairs.set_index("pair_id")
+    examples = []
+    for pair_id, v in chosen.iterrows():
+        if pair_id in info.index:
+            winner = "Grad-CAM" if v["verdict"] == "gradcam" else "HiResCAM"
+            examples.append({**info.loc[pair_id].to_dict(),
+                             "verdict": f"{winner} {sentences.verb(q.question).replace('judged ', '')}"
+                                        f" ({max(v['gradcam'], v['hirescam'])} of {v['decided']})"})
+    result = figures.examples_figure(examples, manifest.path.parent)
+    return result if result is not None else "the stimulus images are not next to the manifest"
+
+
+def skipped_parts(study: StudyResults) -> list[tuple[str, Skipped]]:
+    out = []
+    for q in study.questions:
+        for name in ("proportion", "participant", "pairs", "model", "position", "agreement",
+                     "objective", "area", "classes"):
+            part = getattr(q, name)
+            if isinstance(part, Skipped):
+                out.append((q.question, part))
+    return out
+
+
+def render_html(study: StudyResults, pngs: dict[str, bytes], reasons: dict[str, str]) -> str:
+    from camstudy import __version__
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
+                             autoescape=True, undefined=jinja2.StrictUndefined)
+    template = env.get_template("report.html")
+    return template.render(
+        study=study, version=__version__,
+        generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        figures={k: base64.b64encode(v).decode("ascii") for k, v in pngs.items()},
+        figure_reasons=reasons, skipped_parts=skipped_parts(study),
+        skipped=lambda x: isinstance(x, Skipped),
+        headline=sentences.headline, clustered_sentence=sentences.clustered_sentence,
+        decision_sentence=sentences.decision_sentence, fmt_p=sentences.fmt_p,
+        pct1=lambda x: f"{100 * x:.1f}%",
+    )

@@ -1,0 +1,99 @@
+"""`python analysis/report.py --responses responses.csv --out report/` (or `camstudy report`).
+
+Reads the export (or a database view with --db), applies the pre-registered
+exclusions from study.toml's [analysis], runs the tests and writes
+report.html (self-contained), results.json and CSV tables to --out, then prints
+a short summary.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    # Run as a script: make `import analysis` find this repository's package rather
+    # than treating analysis/ itself as the top level.
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
+    sys.path.insert(0, str(here.parent))
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="camstudy report", description=__doc__.split("\n\n")[0])
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--responses", help="responses.csv or responses.json (docs/formats.md)")
+    src.add_argument("--db", metavar="URL", help="read answers from a database (read-only)")
+    ap.add_argument("--db-view", default=None,
+                    help="table or view shaped like the export (default responses_export)")
+    ap.add_argument("--manifest", help="the study's manifest.json (objective metrics, examples)")
+    ap.add_argument("--config", help="study.toml with an [analysis] section")
+    ap.add_argument("--out", required=True, help="directory to write the report into")
+    ap.add_argument("--no-mixed", action="store_true",
+                    help="skip the mixed model and fit the GEE (large exports)")
+    ap.add_argument("--no-figures", action="store_true", help="write tables and JSON only")
+    return ap
+
+
+def load_inputs(args):
+    from analysis.config import load_config
+    from analysis.load import read_manifest, read_responses
+
+    config = load_config(args.config)
+    if args.no_mixed:
+        from dataclasses import replace
+        config = replace(config, mixed_model=False)
+    if args.db:
+        from analysis.db import DEFAULT_VIEW, read_database
+        responses = read_database(args.db, args.db_view or DEFAULT_VIEW)
+    else:
+        responses = read_responses(args.responses)
+    manifest = read_manifest(args.manifest) if args.manifest else None
+    return config, responses, manifest
+
+
+def run(args) -> list[str]:
+    """Write everything to args.out; returns the terminal summary lines."""
+    # Headless: the report is written to files, never shown in a window.
+    import matplotlib
+    matplotlib.use("Agg")
+
+    from analysis.analyse import analyse
+    from analysis.render import draw_figures, render_html
+    from analysis.sentences import summary_lines
+    from analysis.tables import write_results_json, write_tables
+
+    config, responses, manifest = load_inputs(args)
+    study, frame = analyse(responses, manifest, config)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    pngs, reasons = ({}, {}) if args.no_figures else draw_figures(study, frame, manifest)
+    (out / "report.html").write_text(render_html(study, pngs, reasons), encoding="utf-8")
+    write_results_json(study, out / "results.json")
+    write_tables(study, frame, out)
+    lines = summary_lines(study)
+    lines += [f"Note: {n}" for n in study.notes]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from analysis.errors import AnalysisError
+
+    started = time.perf_counter()
+    try:
+        lines = run(args)
+    except AnalysisError as exc:
+        print(f"report: error: {exc}", file=sys.stderr)
+        return 2
+    for line in lines:
+        print(line)
+    print(f"Report written to {Path(args.out) / 'report.html'} "
+          f"({time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

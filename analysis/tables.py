@@ -1,0 +1,105 @@
+"""CSV tables and results.json next to the report.
+
+Participant ids are replaced by salted hashes in everything written here.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import clustered
+from analysis.analyse import StudyResults
+from analysis.exclusions import hash_participant
+from analysis.results import Skipped, to_jsonable
+
+RESULTS_FORMAT_VERSION = 1
+
+
+def write_results_json(study: StudyResults, path: Path) -> None:
+    doc = {"format_version": RESULTS_FORMAT_VERSION, "kind": "camstudy-results",
+           **to_jsonable(study)}
+    path.write_text(json.dumps(doc, indent=1, allow_nan=False), encoding="utf-8")
+
+
+def question_rows(study: StudyResults) -> pd.DataFrame:
+    rows = []
+    for q in study.questions:
+        row = {"question": q.question, "primary": q.primary}
+        if not isinstance(q.proportion, Skipped):
+            c, t = q.proportion.counts, q.proportion.test
+            row.update(gradcam=c.gradcam, hirescam=c.hirescam, same=c.same)
+            if not isinstance(t, Skipped):
+                row.update(proportion=t.proportion, wilson_low=t.wilson.low,
+                           wilson_high=t.wilson.high, exact_low=t.exact.low,
+                           exact_high=t.exact.high, binomial_p=t.pvalue,
+                           cohens_h=q.proportion.cohens_h)
+            s = q.proportion.ties_split
+            if not isinstance(s, Skipped):
+                row.update(ties_split_proportion=s.proportion, ties_split_p=s.pvalue)
+        if not isinstance(q.participant, Skipped):
+            row.update(participants=q.participant.participants,
+                       participant_median=q.participant.median_proportion,
+                       wilcoxon_p=q.participant.wilcoxon_pvalue, sign_p=q.participant.sign_pvalue)
+        if not isinstance(q.pairs, Skipped):
+            row.update(pairs_gradcam=q.pairs.gradcam_pairs, pairs_hirescam=q.pairs.hirescam_pairs,
+                       pairs_p=q.pairs.test.pvalue)
+        if not isinstance(q.model, Skipped):
+            m = q.model
+            row.update(model=m.model, odds_ratio=m.odds_ratio, or_low=m.interval.low,
+                       or_high=m.interval.high, model_p=m.pvalue, side_odds_ratio=m.side_odds_ratio)
+        for h in study.holm:
+            if h.question == q.question:
+                row[f"holm_{h.test}_p"] = h.adjusted
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def class_rows(study: StudyResults) -> pd.DataFrame:
+    rows = [{"question": q.question, "class_name": c.class_name, "gradcam": c.test.k,
+             "decided": c.test.n, "same": c.same, "proportion": c.test.proportion,
+             "wilson_low": c.test.wilson.low, "wilson_high": c.test.wilson.high,
+             "binomial_p": c.test.pvalue}
+            for q in study.questions if not isinstance(q.classes, Skipped) for c in q.classes]
+    return pd.DataFrame(rows)
+
+
+def participant_rows(study: StudyResults, frame: pd.DataFrame) -> pd.DataFrame:
+    salt = study.study_id or ""
+    parts = []
+    for q in study.questions:
+        rows = clustered.decided(frame, q.question)
+        g = rows.groupby("participant_id")["chose_gradcam"].agg(["size", "mean"]).reset_index()
+        g.insert(0, "question", q.question)
+        parts.append(g.rename(columns={"size": "decided", "mean": "proportion_gradcam"}))
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["question", "participant_id", "decided", "proportion_gradcam"])
+    out["participant"] = out.pop("participant_id").map(lambda p: hash_participant(p, salt))
+    return out
+
+
+def pair_rows(study: StudyResults, frame: pd.DataFrame) -> pd.DataFrame:
+    parts = []
+    for q in study.questions:
+        votes = clustered.pair_votes(frame, q.question).reset_index()
+        votes.insert(0, "question", q.question)
+        parts.append(votes)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def write_tables(study: StudyResults, frame: pd.DataFrame, out: Path) -> list[Path]:
+    tables = {
+        "flow.csv": pd.DataFrame([vars(s) for s in study.flow.steps]),
+        "questions.csv": question_rows(study),
+        "holm.csv": pd.DataFrame([vars(h) for h in study.holm]),
+        "classes.csv": class_rows(study),
+        "participants.csv": participant_rows(study, frame),
+        "pair_votes.csv": pair_rows(study, frame),
+    }
+    written = []
+    for name, table in tables.items():
+        path = out / name
+        table.to_csv(path, index=False)
+        written.append(path)
+    return written
