@@ -1,0 +1,131 @@
+"""The report end to end: command line, files written, and a real browser."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analysis import power, report, simulate
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory):
+    """A simulated study: manifest, export with careless and unfinished participants, config."""
+    d = tmp_path_factory.mktemp("study")
+    assert simulate.main(["--out", str(d / "responses.csv"), "--write-manifest",
+                          str(d / "manifest.json"), "--participants", "24", "--pairs", "20",
+                          "--careless-rate", "0.15", "--dropout-rate", "0.1",
+                          "--area-slope", "0.8", "--seed", "3"]) == 0
+    (d / "study.toml").write_text("[analysis]\nmin_median_rt_ms = 800\n"
+                                  "max_failed_attention_checks = 1\n")
+    return d
+
+
+@pytest.fixture(scope="module")
+def report_dir(study_dir):
+    out = study_dir / "report"
+    assert report.main(["--responses", str(study_dir / "responses.csv"), "--manifest",
+                        str(study_dir / "manifest.json"), "--config",
+                        str(study_dir / "study.toml"), "--out", str(out)]) == 0
+    return out
+
+
+def test_report_writes_html_json_and_tables(report_dir):
+    names = {p.name for p in report_dir.iterdir()}
+    assert {"report.html", "results.json", "flow.csv", "questions.csv", "holm.csv",
+            "classes.csv", "participants.csv", "pair_votes.csv"} <= names
+
+
+def test_html_is_self_contained_and_opens_with_the_headline(report_dir):
+    html = (report_dir / "report.html").read_text()
+    assert "http://" not in html and "https://" not in html
+    assert html.count("data:image/png;base64,") >= 4
+    headline = html.index('id="headline"')
+    assert html.index("Grad-CAM was judged larger in") > headline
+    assert headline < html.index('id="flow"')
+
+
+def test_nothing_written_contains_a_participant_id(study_dir, report_dir):
+    export = (study_dir / "responses.csv").read_text().splitlines()[2:]
+    worker_ids = {line.split(",")[1] for line in export}
+    for path in report_dir.iterdir():
+        text = path.read_text(errors="ignore")
+        assert not [w for w in worker_ids if w in text], path.name
+
+
+def test_results_json_holds_the_numbers_and_which_model_ran(report_dir):
+    doc = json.loads((report_dir / "results.json").read_text())
+    assert doc["kind"] == "camstudy-results" and doc["format_version"] == 1
+    larger = next(q for q in doc["questions"] if q["question"] == "larger")
+    assert larger["proportion"]["test"]["type"] == "BinomialResult"
+    assert larger["model"]["model"] in ("mixed", "gee")
+    assert doc["flow"]["steps"][-1]["label"] == "Analysed"
+
+
+def test_flow_table_shows_exclusions(report_dir):
+    flow = (report_dir / "flow.csv").read_text()
+    assert "Excluded: did not finish" in flow and "Excluded: median response time" in flow
+
+
+def test_script_runs_as_documented_and_bad_input_exits_with_the_reason(study_dir, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("participant_id\n")
+    result = subprocess.run([sys.executable, str(REPO / "analysis" / "report.py"),
+                             "--responses", str(bad), "--out", str(tmp_path / "r")],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "report: error:" in result.stderr and "format_version" in result.stderr
+
+
+def test_camstudy_dispatches_report_simulate_and_power(study_dir, tmp_path, capsys):
+    from camstudy.cli import main
+
+    assert main(["simulate", "--out", str(tmp_path / "r.csv"), "--participants", "5"]) == 0
+    assert main(["report", "--responses", str(tmp_path / "r.csv"), "--out",
+                 str(tmp_path / "rep"), "--no-mixed", "--no-figures"]) == 0
+    assert main(["power", "--p", "0.7", "--participants", "20", "--simulations", "200"]) == 0
+    assert "Power" in capsys.readouterr().out
+
+
+def test_power_grows_with_participants_and_search_finds_the_target():
+    small = power.power(0.7, 6, 20, simulations=300)
+    large = power.power(0.7, 30, 20, simulations=300)
+    assert small.power < large.power
+    found = power.participants_needed(0.7, 0.8, 20, simulations=300)
+    assert found.participants is not None
+    assert next(r for r in found.curve if r.participants == found.participants).power >= 0.8
+
+
+def test_analysis_never_imports_flask_or_torch(study_dir, tmp_path):
+    code = ("import sys; from analysis import report; report.main(['--responses', sys.argv[1], "
+            "'--out', sys.argv[2], '--no-mixed']); "
+            "bad = [m for m in ('flask', 'torch') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
+    result = subprocess.run([sys.executable, "-c", code, str(study_dir / "responses.csv"),
+                             str(tmp_path / "r")], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.browser
+def test_report_renders_in_chromium_without_console_errors(browser, report_dir, artifact_dir):
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    problems = []
+    page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+    page.goto((report_dir / "report.html").as_uri())
+    assert page.locator("h2").first.inner_text() == "Headline findings"
+    assert "Grad-CAM was judged larger in" in page.locator("#headline").inner_text()
+    images = page.locator("img")
+    assert images.count() >= 4
+    assert all(images.nth(i).evaluate("i => i.complete && i.naturalWidth > 0")
+               for i in range(images.count()))
+    page.screenshot(path=str(artifact_dir / "analysis-report.png"), full_page=True)
+    page.close()
+    assert problems == []
+    shutil.copy(report_dir / "report.html", artifact_dir / "analysis-report.html")
