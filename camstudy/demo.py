@@ -59,6 +59,11 @@ def serve_study(out: Path, study_dir: Path, host: str, port: int) -> int:
     step(f"importing {study_dir}")
     code = web.import_main([str(study_dir)])
     if code:
+        # The demo study changed since the last import (e.g. the demo model was retrained):
+        # demo answers are disposable, so replace the study rather than stop.
+        print("the demo study changed since it was imported: replacing it (demo answers are discarded)")
+        code = web.import_main([str(study_dir), "--replace", "--discard-answers"])
+    if code:
         return code
     step(f"serving the survey on http://{host}:{port} (Ctrl+C stops it)")
     return web.serve_main(["--host", host, "--port", str(port)])

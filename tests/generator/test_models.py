@@ -1,6 +1,8 @@
 """Model loading: architectures, heads, checkpoints, default target layers, errors."""
 from __future__ import annotations
 
+import urllib.request
+
 import pytest
 import torch
 
@@ -64,6 +66,8 @@ def test_corrupt_checkpoint(tmp_path):
 def test_pretrained_weights_offline_fail_clearly(tmp_path, monkeypatch):
     # An empty cache and a proxy that refuses connections: the real download path fails fast.
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    # urlopen caches a global opener with the proxies it saw; restore it after this test.
+    monkeypatch.setattr(urllib.request, "_opener", None)
     for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
         monkeypatch.setenv(var, "http://127.0.0.1:9")
     with pytest.raises(ModelLoadError, match="could not fetch pretrained weights 'DEFAULT' for 'resnet18'"):
