@@ -129,3 +129,24 @@ def test_report_renders_in_chromium_without_console_errors(browser, report_dir, 
     page.close()
     assert problems == []
     shutil.copy(report_dir / "report.html", artifact_dir / "analysis-report.html")
+
+
+def test_example_stimuli_are_drawn_when_the_images_are_next_to_the_manifest(study_dir, tmp_path):
+    import numpy as np
+    from matplotlib.image import imsave
+
+    from analysis.analyse import analyse
+    from analysis.config import AnalysisConfig
+    from analysis.load import read_manifest, read_responses
+    from analysis.render import draw_figures
+
+    shutil.copy(study_dir / "manifest.json", tmp_path / "manifest.json")
+    manifest = read_manifest(tmp_path / "manifest.json")
+    (tmp_path / "stimuli").mkdir()
+    for file in manifest.pairs[["gradcam_file", "hirescam_file"]].to_numpy().ravel():
+        imsave(tmp_path / file, np.random.default_rng(0).random((16, 16)))
+    study, frame = analyse(read_responses(study_dir / "responses.csv"), manifest,
+                           AnalysisConfig(mixed_model=False))
+    pngs, reasons = draw_figures(study, frame, manifest)
+    assert "examples" in pngs, reasons
+    assert pngs["examples"].startswith(b"\x89PNG")
