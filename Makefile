@@ -35,7 +35,7 @@ $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(PY)
 	@touch $@ $(VENV)/.installed-base
 
 constraints: $(VENV)/.installed-dev
-	@{ sed -n '1,/^# Regenerate/p' constraints.txt; $(PY) -m pip freeze --exclude-editable | grep -vi '^camstudy'; } > constraints.new
+	@{ grep "^#" constraints.txt; $(PY) -m pip freeze --exclude-editable | grep -vi "^camstudy"; } > constraints.new
 	@mv constraints.new constraints.txt
 
 clean:

@@ -18,6 +18,21 @@ def step(text: str) -> None:
     print(f"\n== {text}", flush=True)
 
 
+def usable(model_path: Path) -> bool:
+    """Whether a saved demo model still fits the current demo CNN."""
+    from generator.errors import ModelLoadError
+    from generator.model_setup import checkpoint_metadata
+    from generator.models import load_model
+
+    meta = checkpoint_metadata(model_path)
+    try:
+        load_model("demo_cnn", weights=model_path, num_classes=meta.get("num_classes"),
+                   input_size=meta.get("input_size", 96))
+    except (ModelLoadError, ValueError):
+        return False
+    return True
+
+
 def prepare_study(out: Path, seed: int) -> Path:
     """Train (if needed) and render the demo study; returns the study directory."""
     from generator import config
@@ -27,6 +42,9 @@ def prepare_study(out: Path, seed: int) -> Path:
 
     out.mkdir(parents=True, exist_ok=True)
     model_path = out / "demo-model.pt"
+    if model_path.is_file() and not usable(model_path):
+        print(f"{model_path} was trained for an older demo CNN: training it again")
+        model_path.unlink()
     if model_path.is_file():
         step(f"demo model: {model_path} (already trained)")
     else:
