@@ -2,8 +2,8 @@
 
 The webapp owns the schema. Rather than depend on its tables, analysis reads a
 table or view shaped exactly like the export (docs/formats.md, one row per
-answer), by default named `responses_export`. Until the webapp provides that
-view, a researcher can create it, or use `camstudy export` and `--responses`.
+answer), by default named `responses_export`. The webapp's migrations create that
+view (`camstudy db upgrade`); without it, use `camstudy export` and `--responses`.
 """
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ def read_database(url: str, view: str = DEFAULT_VIEW) -> Responses:
             if view not in names:
                 raise AnalysisError(
                     f"{shown}: no table or view named '{view}'. analysis reads answers from a "
-                    "view shaped like responses.csv (docs/formats.md); the webapp's schema does "
-                    "not provide one yet, so run `camstudy export` and pass --responses instead"
+                    "view shaped like responses.csv (docs/formats.md); `camstudy db upgrade` creates "
+                    "it in the survey database, or run `camstudy export` and pass --responses instead"
                 )
             table = sa.Table(view, sa.MetaData(), autoload_with=conn)
             frame = pd.read_sql(sa.select(table), conn)
