@@ -60,7 +60,7 @@ def scene_rng(seed: int, index: int, split: str = "study") -> np.random.Generato
 def scene_layout(rng: np.random.Generator, size: int) -> tuple[DemoObject, ...]:
     """1-3 non-overlapping objects; the first is always placed, later ones when they fit."""
     wanted = int(rng.integers(1, MAX_OBJECTS + 1))
-    lo, hi = max(8, round(size * 0.18)), max(10, round(size * 0.38))
+    lo, hi = max(8, round(size * 0.22)), max(10, round(size * 0.40))
     objects: list[DemoObject] = []
     for _ in range(wanted):
         cls = int(rng.integers(len(DEMO_CLASSES)))
@@ -140,7 +140,7 @@ def _hsv_to_rgb(h: float, s: float, v: float) -> tuple[float, float, float]:
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     """A muted texture: value noise, stripes at a random angle, or a linear gradient."""
     base = rng.uniform(70, 170, size=3)
-    tint = rng.uniform(-25, 25, size=3)
+    tint = rng.uniform(-10, 10, size=3)
     kind = int(rng.integers(3))
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
     if kind == 0:  # blocky value noise, upsampled
@@ -156,7 +156,7 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     else:  # gradient
         angle = rng.uniform(0, 2 * np.pi)
         pattern = 2 * (np.cos(angle) * (xx - 0.5) + np.sin(angle) * (yy - 0.5))
-    amplitude = rng.uniform(15, 45)
+    amplitude = rng.uniform(10, 30)
     grain = rng.normal(0, rng.uniform(2, 10), size=(size, size, 1)).astype(np.float32)
     image = base + pattern[..., None] * (amplitude + tint) + grain
     return np.clip(image, 0, 255).astype(np.uint8)

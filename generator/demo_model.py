@@ -14,7 +14,8 @@ from torch import nn
 
 from generator.models import FlattenHeadNet
 
-WIDTHS = (16, 32, 48, 48)
+WIDTHS = (16, 32, 64, 64, 64)
+STRIDES = (2, 2, 2, 1, 1)
 
 
 def _conv(cin: int, cout: int, stride: int) -> list[nn.Module]:
@@ -28,7 +29,7 @@ def build_demo_cnn(num_classes: int = 5, input_size: int = 96) -> nn.Module:
         raise ValueError(f"the demo CNN needs an input size that is a multiple of 8 and >= 16, got {input_size}")
     layers = OrderedDict()
     cin = 3
-    for i, (cout, stride) in enumerate(zip(WIDTHS, (2, 2, 2, 1)), start=1):
+    for i, (cout, stride) in enumerate(zip(WIDTHS, STRIDES), start=1):
         layers[f"conv{i}"], layers[f"bn{i}"], layers[f"relu{i}"] = _conv(cin, cout, stride)
         cin = cout
     side = input_size // 8

@@ -30,15 +30,16 @@ from tqdm import tqdm
 from generator.demo_data import DEMO_CLASSES, make_scene
 from generator.demo_model import build_demo_cnn
 from generator.errors import CamStudyError
+from generator.images import ImageLoadError, ImageRecord, ImageSource, folder_source, voc_source
 from generator.preprocess import Preprocess, demo_preprocess
 
 DEMO_INPUT_SIZE = 96
 DEMO_IMAGE_SIZE = 128
-DEMO_TRAIN_IMAGES = 2500
+DEMO_TRAIN_IMAGES = 4000
 DEMO_TEST_IMAGES = 500
-DEMO_EPOCHS = 4
-DEMO_BATCH = 64
-DEMO_LR = 4e-3
+DEMO_EPOCHS = 5
+DEMO_BATCH = 32
+DEMO_LR = 3e-3
 DEFAULT_THREADS = 2
 
 
@@ -127,11 +128,11 @@ def fit(
     model.to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=lr, total_steps=max(1, epochs * steps_per_epoch), pct_start=0.25)
+        optimizer, max_lr=lr, total_steps=max(1, epochs * steps_per_epoch), pct_start=0.2)
     gen = torch.Generator().manual_seed(seed)
     losses = []
     bar = tqdm(total=epochs * steps_per_epoch, unit="batch", disable=not progress, desc="training",
-               dynamic_ncols=True, file=sys.stderr)
+               dynamic_ncols=True, mininterval=0.5, file=sys.stderr)
     try:
         for epoch in range(epochs):
             total, count = 0.0, 0
@@ -247,6 +248,108 @@ def save_checkpoint(out_path: str | Path, model: nn.Module, *, arch: str, head: 
     return out
 
 
+# --------------------------------------------------------------------------- your own data
+
+def finetune(source: ImageSource, arch: str, out_path: str | Path, *, weights: str | None = None,
+             head: str = "gap", preprocess: Preprocess = Preprocess(), epochs: int = 5, lr: float = 1e-3,
+             batch_size: int = 16, seed: int = 0, val_fraction: float = 0.1, device: str = "auto",
+             threads: int = DEFAULT_THREADS, progress: bool = True) -> dict:
+    """Fine-tune a torchvision ``arch`` on ``source`` (multi-label BCE, random flips), save, return metrics.
+
+    ``val_fraction`` of the images (chosen from ``seed``) are held out for the metrics.
+    Images that fail to load are skipped and counted in ``metrics["skipped"]``.
+    """
+    from generator.models import load_model
+
+    started = time.perf_counter()
+    if not source.records:
+        raise CamStudyError("no labelled images to train on" + _skipped_hint(source))
+    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                       ("cpu" if device == "auto" else device))
+    order = np.random.default_rng(seed).permutation(len(source.records))
+    n_val = int(round(len(order) * val_fraction)) if len(order) >= 10 else 0
+    val = [source.records[i] for i in order[:n_val]]
+    train = [source.records[i] for i in order[n_val:]]
+    n_classes = len(source.class_names)
+    failed: dict[str, str] = {}
+    with deterministic(seed, threads):
+        model = load_model(arch, weights=weights, num_classes=n_classes, head=head, input_size=preprocess.crop)
+        batches = _source_batches(source, train, preprocess, batch_size, n_classes, failed, flip=True)
+        losses = fit(model, batches, math.ceil(len(train) / batch_size), epochs, lr, seed, dev, progress)
+        eval_records = val or train
+        pairs = list(_source_batches(source, eval_records, preprocess, 64, n_classes, failed,
+                                     flip=False, shuffle=False)(None))
+        logits = predict(model, (x for x, _ in pairs), dev)
+    labels = torch.cat([y for _, y in pairs]) if pairs else torch.zeros(0, n_classes)
+    metrics = multilabel_metrics(logits, labels, source.class_names)
+    metrics.update(held_out=bool(val), train_images=len(train), epochs=epochs, final_loss=losses[-1],
+                   skipped=len(failed) + len(source.skipped), seconds=round(time.perf_counter() - started, 1))
+    for where, why in list(failed.items())[:10]:
+        print(f"skipped {where}: {why}", file=sys.stderr)
+    model.to("cpu")
+    save_checkpoint(out_path, model, arch=arch, head=head, class_names=source.class_names,
+                    input_size=preprocess.crop, preprocess=preprocess, seed=seed, metrics=metrics)
+    return metrics
+
+
+def _source_batches(source: ImageSource, records: list[ImageRecord], preprocess: Preprocess, batch: int,
+                    n_classes: int, failed: dict[str, str], flip: bool, shuffle: bool = True):
+    """Batches loaded from ``source`` on the fly; unreadable images are skipped into ``failed``."""
+
+    def epoch(gen: torch.Generator | None):
+        order = torch.randperm(len(records), generator=gen).tolist() if shuffle else range(len(records))
+        images, labels = [], []
+        for i in order:
+            record = records[i]
+            if record.image_id in failed:
+                continue
+            try:
+                pixels = preprocess.display(source.load(record))
+            except ImageLoadError as exc:
+                failed[record.image_id] = str(exc)
+                continue
+            if flip and torch.rand(1, generator=gen).item() < 0.5:
+                pixels = pixels.flip(-1)
+            target = torch.zeros(n_classes)
+            target[list(record.classes)] = 1
+            images.append(pixels)
+            labels.append(target)
+            if len(images) == batch:
+                yield preprocess.normalize(torch.stack(images)), torch.stack(labels)
+                images, labels = [], []
+        if len(images) > (1 if flip else 0):  # training: BatchNorm cannot use a batch of one
+            yield preprocess.normalize(torch.stack(images)), torch.stack(labels)
+
+    return epoch
+
+
+def _skipped_hint(source: ImageSource) -> str:
+    if not source.skipped:
+        return ""
+    where, why = source.skipped[0]
+    return f"; {len(source.skipped)} rows were skipped, e.g. {where}: {why}"
+
+
+def source_from_args(args: argparse.Namespace) -> ImageSource:
+    if args.voc is not None:
+        if args.images or args.csv:
+            raise CamStudyError("use either --voc or --images with --csv, not both")
+        return voc_source(args.voc, year=args.voc_year, image_set=args.voc_set,
+                          annotations=args.voc_annotations, min_size=args.min_size)
+    if args.images is None or args.csv is None:
+        raise CamStudyError("--arch needs training images: --images DIR --csv labels.csv, or --voc ROOT")
+    names = [c.strip() for c in args.classes.split(",")] if args.classes else None
+    return folder_source(args.images, args.csv, class_names=names, min_size=args.min_size)
+
+
+def finetune_from_args(args: argparse.Namespace) -> dict:
+    source = source_from_args(args)
+    return finetune(source, args.arch, args.out, weights=args.weights, head=args.head,
+                    preprocess=Preprocess(resize=args.resize or None, crop=args.crop), epochs=args.epochs or 5,
+                    lr=args.lr, batch_size=args.batch_size, seed=args.seed, val_fraction=args.val_fraction,
+                    device=args.device, threads=args.threads, progress=not args.quiet)
+
+
 # --------------------------------------------------------------------------- the CLI
 
 def build_parser() -> argparse.ArgumentParser:
@@ -276,7 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
     own.add_argument("--voc-year", default="2012")
     own.add_argument("--voc-set", default="train", help="VOC image set to train on (default %(default)s)")
     own.add_argument("--voc-annotations", choices=("segmentation", "detection"), default="detection")
-    own.add_argument("--resize", type=int, default=256)
+    own.add_argument("--min-size", type=int, default=32, help="skip images whose shorter side is smaller")
+    own.add_argument("--resize", type=int, default=256, help="shorter side before the crop; 0: no resize")
     own.add_argument("--crop", type=int, default=224)
     own.add_argument("--lr", type=float, default=1e-3)
     own.add_argument("--batch-size", type=int, default=16)
@@ -293,8 +397,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             metrics = train_demo_model(args.out, seed=args.seed, epochs=args.epochs, threads=args.threads,
                                        progress=not args.quiet)
         else:
-            from generator.finetune import finetune_from_args
-
             metrics = finetune_from_args(args)
     except CamStudyError as exc:
         print(f"camstudy train: {exc}", file=sys.stderr)

@@ -1,0 +1,73 @@
+"""The built-in demo scenes and the demo CNN."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from generator.demo_data import DEMO_CLASSES, make_scene, shape_mask
+from generator.demo_model import build_demo_cnn
+from generator.images import demo_source
+from generator.layers import default_target_layer
+from generator.models import FlattenHeadNet, load_model
+
+
+def test_same_seed_same_bytes_other_seed_differs():
+    a, b = demo_source(n=10, seed=3), demo_source(n=10, seed=3)
+    other = demo_source(n=10, seed=4)
+    assert [r.classes for r in a.records] == [r.classes for r in b.records]
+    for ra, rb, ro in zip(a.records, b.records, other.records):
+        assert a.load(ra).tobytes() == b.load(rb).tobytes()
+    assert any(a.load(r).tobytes() != other.load(o).tobytes() for r, o in zip(a.records, other.records))
+
+
+def test_splits_are_different_scenes():
+    study, train = make_scene(0, 5, split="study"), make_scene(0, 5, split="train")
+    assert study.image.tobytes() != train.image.tobytes()
+
+
+def test_masks_are_the_drawn_objects_in_their_colours():
+    for index in range(30):
+        scene = make_scene(0, index)
+        for obj, mask in zip(scene.objects, scene.masks):
+            assert mask.sum() > 50
+            assert (scene.image[mask] == obj.colour).all()
+            assert mask.tolist() == shape_mask(obj.class_index, obj.box, 128).tolist()
+        if len(scene.masks) > 1:  # objects never overlap, so every one stays visible
+            assert sum(m.astype(int) for m in scene.masks).max() == 1
+
+
+def test_labels_are_exactly_the_classes_with_a_mask():
+    source = demo_source(n=40, seed=1)
+    counts = {len(r.classes) for r in source.records}
+    assert counts <= {1, 2, 3} and len(counts) > 1
+    for record in source.records:
+        image = source.load(record)
+        assert image.mode == "RGB" and image.size == (128, 128)
+        for k in range(len(DEMO_CLASSES)):
+            mask = source.object_mask(record, k)
+            assert mask.shape == (128, 128) and mask.dtype == bool
+            assert mask.any() == (k in record.classes)
+
+
+def test_ring_has_a_hole_and_circle_does_not():
+    ring = shape_mask(DEMO_CLASSES.index("ring"), (10, 10, 50, 50), 64)
+    circle = shape_mask(DEMO_CLASSES.index("circle"), (10, 10, 50, 50), 64)
+    assert circle[30, 30] and not ring[30, 30] and ring[30, 11]
+
+
+def test_demo_cnn_is_a_flatten_head_net_with_a_12x12_map():
+    model = build_demo_cnn(num_classes=5, input_size=96)
+    assert isinstance(model, FlattenHeadNet) and model.input_size == 96
+    assert model.features(torch.zeros(1, 3, 96, 96)).shape[-2:] == (12, 12)
+    assert model(torch.zeros(2, 3, 96, 96)).shape == (2, 5)
+    assert default_target_layer(model, 96) == "features"
+    assert isinstance(load_model("demo_cnn", num_classes=5, input_size=96), FlattenHeadNet)
+
+
+def test_demo_scenes_are_fast():
+    import time
+
+    start = time.perf_counter()
+    for i in range(100):
+        make_scene(0, i)
+    assert time.perf_counter() - start < 2.0  # ~600/s on one free core; generous for shared CI

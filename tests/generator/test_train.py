@@ -1,0 +1,102 @@
+"""`camstudy train`: demo training, fine-tuning, checkpoints, determinism."""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from generator.demo_data import DEMO_CLASSES
+from generator.images import demo_source
+from generator.models import describe, load_model
+from generator.preprocess import demo_preprocess
+from generator.train import average_precision, main, train_demo_model
+
+TINY = dict(n_train=48, n_test=16, progress=False)
+
+
+def _state_hash(path) -> str:
+    state = torch.load(path, weights_only=True)["state_dict"]
+    digest = hashlib.sha256()
+    for name, tensor in state.items():
+        digest.update(name.encode() + tensor.contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def test_tiny_run_writes_a_loadable_checkpoint(tmp_path):
+    path = tmp_path / "demo.pt"
+    metrics = train_demo_model(path, seed=0, epochs=1, **TINY)
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["arch"] == "demo_cnn" and ckpt["head"] == "flatten"
+    assert ckpt["class_names"] == DEMO_CLASSES and ckpt["num_classes"] == 5 and ckpt["input_size"] == 96
+    assert ckpt["seed"] == 0 and ckpt["metrics"]["images"] == 16 and set(ckpt["metrics"]["per_class"]) == set(DEMO_CLASSES)
+    assert ckpt["preprocess"] == demo_preprocess(96).to_dict() and metrics["epochs"] == 1
+    model = load_model("demo_cnn", weights=path, num_classes=ckpt["num_classes"], input_size=ckpt["input_size"])
+    assert model(torch.zeros(1, 3, 96, 96)).shape == (1, 5)
+
+
+def test_same_seed_same_weights_other_seed_differs(tmp_path):
+    hashes = [_state_hash(train_demo_model(tmp_path / f"{i}.pt", seed=s, epochs=1, **TINY) and tmp_path / f"{i}.pt")
+              for i, s in enumerate([7, 7, 8])]
+    assert hashes[0] == hashes[1] != hashes[2]
+
+
+def test_training_restores_torch_settings(tmp_path):
+    threads = torch.get_num_threads()
+    train_demo_model(tmp_path / "d.pt", seed=0, epochs=1, threads=1, **TINY)
+    assert torch.get_num_threads() == threads and not torch.are_deterministic_algorithms_enabled()
+
+
+def test_average_precision():
+    assert average_precision(np.array([0.9, 0.8, 0.1]), np.array([1, 1, 0])) == 1.0
+    assert average_precision(np.array([0.9, 0.8, 0.1]), np.array([0, 1, 1])) == pytest.approx((1 / 2 + 2 / 3) / 2)
+
+
+def test_finetune_a_torchvision_model_on_a_folder(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    rows = ["image,class"]
+    for i in range(10):
+        Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(tmp_path / f"im{i}.png")
+        rows.append(f"im{i}.png,{'red' if i % 2 else 'blue'}")
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    rows.append("broken.png,red")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "r18.pt"
+    rc = main(["--arch", "resnet18", "--head", "flatten", "--images", str(tmp_path), "--csv",
+               str(tmp_path / "labels.csv"), "--resize", "40", "--crop", "32", "--epochs", "1",
+               "--batch-size", "4", "--out", str(out), "--quiet"])
+    assert rc == 0 and "wrote" in capsys.readouterr().out
+    ckpt = torch.load(out, weights_only=True)
+    assert ckpt["class_names"] == ["blue", "red"] and ckpt["metrics"]["skipped"] == 1
+    model = load_model("resnet18", weights=out, num_classes=2, head="flatten", input_size=32)
+    assert describe(model)["parameters"] > 1e6
+
+
+def test_cli_needs_images_for_arch(tmp_path, capsys):
+    assert main(["--arch", "resnet18", "--out", str(tmp_path / "m.pt")]) == 2
+    assert "--images DIR --csv" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_default_demo_training_learns_the_shapes(tmp_path):
+    """The default `camstudy train --demo`: ~40 s on 2 free cores (minutes when they are shared)."""
+    metrics = train_demo_model(tmp_path / "demo.pt", seed=0, progress=False)
+    assert metrics["mAP"] >= 0.95 and metrics["accuracy"] >= 0.95
+    # and the model finds the objects: HiResCAM peaks on the explained object
+    from generator.cams import compute_cams
+
+    model = load_model("demo_cnn", weights=tmp_path / "demo.pt", num_classes=5, input_size=96)
+    source, pp = demo_source(n=40, seed=0), demo_preprocess(96)
+    hits, total = 0, 0
+    for record in source.records:
+        k = record.classes[0]
+        image = pp.normalize(pp.display(source.load(record))[None])
+        cam = compute_cams(model, image, [k], methods=["hirescam"]).maps["hirescam"][0].clamp_min(0)
+        peak = np.unravel_index(int(cam.argmax()), cam.shape)
+        mask = pp.crop_mask(source.object_mask(record, k))
+        cell = mask.reshape(12, 8, 12, 8).any(axis=(1, 3))  # which 8×8 cells the object touches
+        hits += bool(cell[peak])
+        total += 1
+    assert hits / total >= 0.8
