@@ -7,6 +7,7 @@ nothing but the heat pattern tells them apart.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -61,8 +62,8 @@ def apply_colormap(maps01: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
 
 def blend(images: torch.Tensor, heat: torch.Tensor, alpha: float) -> torch.Tensor:
     """Alpha-blend uint8 heat colours over uint8 images: (1 - alpha)·image + alpha·heat."""
-    out = (1 - alpha) * images.float() + alpha * heat.float()
-    return out.round().clamp(0, 255).to(torch.uint8)
+    out = torch.lerp(images.float(), heat.float(), alpha)
+    return out.round_().clamp_(0, 255).to(torch.uint8)
 
 
 @dataclass(frozen=True)
@@ -96,20 +97,20 @@ def composite(original: torch.Tensor, left: torch.Tensor, right: torch.Tensor, g
 def map_metrics(maps01: torch.Tensor) -> list[dict]:
     """Objective descriptions of normalised display-resolution maps (see docs/formats.md)."""
     b, h, w = maps01.shape
-    area = (maps01 > 0.5).flatten(1).float().mean(dim=1)
-    mass = maps01.flatten(1).double()
-    total = mass.sum(dim=1, keepdim=True)
-    p = mass / total.clamp_min(1e-12)
-    entropy = -(p * torch.log2(p.clamp_min(1e-300))).sum(dim=1)
-    ys = (torch.arange(h, device=maps01.device, dtype=torch.float64) + 0.5) / h
-    xs = (torch.arange(w, device=maps01.device, dtype=torch.float64) + 0.5) / w
-    p2 = p.view(b, h, w)
-    cy = (p2.sum(dim=2) * ys).sum(dim=1)
-    cx = (p2.sum(dim=1) * xs).sum(dim=1)
-    dy = (ys[None, :, None] - cy[:, None, None]) * h
-    dx = (xs[None, None, :] - cx[:, None, None]) * w
-    spread = ((p2 * (dx**2 + dy**2)).sum(dim=(1, 2))).sqrt() / (h**2 + w**2) ** 0.5
-    rows = torch.stack([area.double(), entropy, cx, cy, spread], dim=1).cpu().tolist()
+    maps01 = maps01.float()
+    area = (maps01 > 0.5).flatten(1).sum(dim=1).double() / (h * w)
+    total = maps01.sum(dim=(1, 2), keepdim=True).clamp_min(1e-12)
+    p = maps01 / total
+    entropy = torch.special.entr(p).sum(dim=(1, 2)) / math.log(2)  # bits
+    ys = (torch.arange(h, device=maps01.device, dtype=torch.float32) + 0.5) / h
+    xs = (torch.arange(w, device=maps01.device, dtype=torch.float32) + 0.5) / w
+    py, px = p.sum(dim=2), p.sum(dim=1)  # marginals
+    cy, cx = (py * ys).sum(dim=1), (px * xs).sum(dim=1)
+    # E[(x - cx)^2 + (y - cy)^2] from the marginals, in pixels.
+    var_y = (py * ((ys[None] - cy[:, None]) * h) ** 2).sum(dim=1)
+    var_x = (px * ((xs[None] - cx[:, None]) * w) ** 2).sum(dim=1)
+    spread = (var_x + var_y).clamp_min(0).sqrt() / math.hypot(h, w)
+    rows = torch.stack([area, entropy.double(), cx.double(), cy.double(), spread.double()], dim=1).cpu().tolist()
     return [
         {"area_above_half": round(a, 6), "entropy": round(e, 6), "centroid": [round(x, 6), round(y, 6)],
          "spread": round(s, 6)}
