@@ -22,11 +22,20 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("webapp.cli:serve_main", "run the survey web app"),
     "export": ("webapp.cli:export_main", "export responses as tidy CSV/JSON"),
     "mturk": ("webapp.mturk.cli:main", "publish and manage Mechanical Turk HITs"),
-    "simulate": ("analysis.simulate:main", "simulate a responses export for a study (planning, demos)"),
+    "evaluate": ("generator.evaluate:main", "objective faithfulness and localization tables for a study"),
+    "simulate": ("camstudy.cli:simulate_main",
+                 "simulated participants: a synthetic export, or over HTTP against a running survey (--url)"),
     "report": ("analysis.report:main", "run the significance tests and write the report"),
     "power": ("analysis.power:main", "participants and judgments needed, by simulation"),
     "demo": ("camstudy.demo:main", "train, render and serve the built-in demo study"),
 }
+
+
+def simulate_main(argv: list[str]) -> int:
+    """`--url` drives a running survey over HTTP; otherwise write a synthetic export."""
+    if any(a == "--url" or a.startswith("--url=") for a in argv):
+        return int(load("webapp.simulate:main")(argv) or 0)
+    return int(load("analysis.simulate:main")(argv) or 0)
 
 
 def build_parser() -> argparse.ArgumentParser:
