@@ -76,7 +76,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     load_config(app, config)
 
-    from webapp import admin, api, recruit, security, survey
+    from webapp import admin, api, health, recruit, security, survey
     from webapp.db import db
     from webapp.migrate import check_schema
 
@@ -89,6 +89,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     security.csrf.exempt(api.bp)  # JSON only, token in the URL; see api.py
     app.register_blueprint(admin.bp)
     app.register_blueprint(recruit.bp)
+    app.register_blueprint(health.bp)
     return app
 
 

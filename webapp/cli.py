@@ -128,14 +128,25 @@ def export_main(argv: list[str]) -> int:
 
 
 def serve_main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="camstudy serve", description="Run the survey with the development server.")
+    p = argparse.ArgumentParser(prog="camstudy serve", description="Run the survey: the development server, or gunicorn with --prod.")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--port", type=int, help="port (default 5000; 8000 with --prod)")
     p.add_argument("--study", help="study id new participants join (default: the latest imported)")
     p.add_argument("--debug", action="store_true", help="Flask debug mode (never on a shared network)")
+    prod = p.add_argument_group("production (--prod: gunicorn; see docs/deploying.md)")
+    prod.add_argument("--prod", action="store_true", help="serve with gunicorn instead of the development server")
+    prod.add_argument("--workers", type=int, default=0, help="worker processes (default: 2 per core, 2-8)")
+    prod.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
+    prod.add_argument("--proxy-hops", type=int, default=int(os.environ.get("CAMSTUDY_PROXY_HOPS", "1")),
+                      help="reverse proxies in front whose X-Forwarded-* headers are trusted "
+                           "(default $CAMSTUDY_PROXY_HOPS or 1; 0 when clients connect directly)")
+    prod.add_argument("--access-log", action="store_true", help="log every request to stdout")
     _db_arg(p)
     args = p.parse_args(argv)
-    from webapp import create_app
+    if args.prod and args.debug:
+        p.error("--prod and --debug do not go together")
+    args.port = args.port or (8000 if args.prod else 5000)
+    from webapp import create_app, db_engine
     from webapp.migrate import SchemaError
 
     config: dict = {"DATABASE_URL": _url(args), "DEBUG": args.debug}
@@ -146,7 +157,7 @@ def serve_main(argv: list[str]) -> int:
         config["SECRET_KEY"] = secrets.token_hex(32)
         notes.append("CAMSTUDY_SECRET_KEY is not set: using a key for this run only "
                      "(participants resume through their link after a restart)")
-    if not os.environ.get("CAMSTUDY_COOKIE_SECURE"):
+    if not os.environ.get("CAMSTUDY_COOKIE_SECURE") and not args.prod:
         config["SESSION_COOKIE_SECURE"] = False  # the development server speaks plain HTTP
     admin_token = os.environ.get("CAMSTUDY_ADMIN_TOKEN")
     if not admin_token and not os.environ.get("CAMSTUDY_ADMIN_PASSWORD"):
@@ -173,5 +184,13 @@ def serve_main(argv: list[str]) -> int:
     for note in notes:
         print(f"  note: {note}")
     sys.stdout.flush()
+    if args.prod:
+        from webapp import prod
+
+        db_engine(app).dispose()  # workers open their own connections after the fork
+        return prod.run(config, prod.ProdOptions(
+            host=args.host, port=args.port, workers=args.workers, threads=args.threads,
+            proxy_hops=args.proxy_hops, access_log=args.access_log,
+        ))
     app.run(host=args.host, port=args.port, debug=args.debug, use_reloader=False, threaded=True)
     return 0
