@@ -333,7 +333,7 @@ class DemoSource(ImageSource):
         return self._scene(int(record.source.rsplit(":", 1)[1]))
 
     def _open(self, record: ImageRecord) -> Image.Image:
-        return Image.fromarray(self.scene(record).image, mode="RGB")
+        return Image.fromarray(self.scene(record).image)
 
     def object_mask(self, record: ImageRecord, class_index: int) -> np.ndarray | None:
         return self.scene(record).class_mask(class_index)

@@ -81,7 +81,7 @@ def test_cli_needs_images_for_arch(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_default_demo_training_learns_the_shapes(tmp_path):
-    """The default `camstudy train --demo`: ~40 s on 2 free cores (minutes when they are shared)."""
+    """The default `camstudy train --demo`: ~45 s on 2 free cores, longer when they are shared."""
     metrics = train_demo_model(tmp_path / "demo.pt", seed=0, progress=False)
     assert metrics["mAP"] >= 0.95 and metrics["accuracy"] >= 0.95
     # and the model finds the objects: HiResCAM peaks on the explained object
