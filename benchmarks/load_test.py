@@ -1,0 +1,159 @@
+"""Survey load test: simulated participants over HTTP against `camstudy serve --prod`.
+
+    .venv/bin/python benchmarks/load_test.py [--db sqlite|postgres|both] [--participants 400]
+        [--concurrency 200] [--workers 4] [--threads 4] [--max-seconds 300] [--json out.json]
+
+Everything runs on 127.0.0.1: a fresh database (a SQLite file, or a PostgreSQL database
+``camstudy_bench`` created and dropped through $CAMSTUDY_TEST_POSTGRES_URL's server), a
+study built without torch (tests/webapp/webapp_helpers.build_study), the gunicorn server
+as a subprocess, and ``webapp.simulate`` clients in this process, each a browser-like
+participant going through /lab, consent, instructions, every trial (page, images,
+prefetch, answer POST with its idempotency key) and the questionnaire. Simulated
+participants pose as arriving through a proxy (their own X-Forwarded-For), so rate
+limits key on each of them, as behind nginx.
+
+Reported: answers/s (trials answered per second over the whole run, sign-up included),
+p50/p95/p99 of the answer POST, of page loads and of image loads, retries, 5xx and
+errors; then ``webapp.simulate.audit`` checks the database: every acknowledged answer
+stored exactly once, nobody over-allocated, every pair within ratings_per_pair + slack.
+Exit status 1 when a check fails or a target is missed (--no-targets: only checks).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "webapp")]
+
+from prod_server import start_prod  # noqa: E402
+from webapp_helpers import build_study  # noqa: E402
+
+DEFAULT_PG = "postgresql+psycopg://camstudy:camstudy@127.0.0.1:5432/camstudy_test"
+TARGETS = {"answers_per_s": 300, "answer_p99_ms": 250}
+
+
+def fresh_postgres(name: str) -> str:
+    import sqlalchemy as sa
+
+    base = sa.make_url(os.environ.get("CAMSTUDY_TEST_POSTGRES_URL", DEFAULT_PG))
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres(name: str) -> None:
+    import sqlalchemy as sa
+
+    base = sa.make_url(os.environ.get("CAMSTUDY_TEST_POSTGRES_URL", DEFAULT_PG))
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def study_toml(participants: int, pairs: int, per_participant: int, slack: int) -> tuple[str, int]:
+    ratings = max(1, math.ceil(participants * per_participant / pairs))
+    return (
+        "[survey]\npractice_trials = 1\n\n[assignment]\n"
+        f"ratings_per_pair = {ratings}\npairs_per_participant = {per_participant}\n"
+        "attention_checks_per_participant = 1\n"
+    ), ratings
+
+
+def run_one(kind: str, args: argparse.Namespace, work: Path) -> dict:
+    from sqlalchemy.orm import Session
+
+    from webapp.db import make_engine
+    from webapp.importer import import_study
+    from webapp.migrate import upgrade
+    from webapp.simulate import ClientOptions, audit, simulate
+
+    toml, ratings = study_toml(args.participants, args.pairs, args.per_participant, args.slack)
+    study = build_study(work / kind, n_pairs=args.pairs, n_attention=4, study_id=f"load-{kind}", toml=toml)
+    url = f"sqlite:///{work / (kind + '.sqlite3')}" if kind == "sqlite" else fresh_postgres("camstudy_bench")
+    upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as s:
+        import_study(s, study)
+    server = start_prod(url, work / f"{kind}-server.log", workers=args.workers, threads=args.threads)
+    try:
+        manifest = json.loads((study / "manifest.json").read_text())
+        opts = ClientOptions(forwarded_for=True, timeout_s=30)
+        result = simulate(server.url, args.participants, manifest=manifest, concurrency=args.concurrency,
+                          opts=opts, max_seconds=args.max_seconds, seed=1)
+        health = server.health()
+    finally:
+        server.stop()
+    summary = result.summary()
+    problems = audit(engine, result, slack=args.slack)
+    engine.dispose()
+    if kind == "postgres":
+        drop_postgres("camstudy_bench")
+    summary.update(database=kind, health_after=health[0], ratings_per_pair=ratings, db_problems=problems[:20],
+                   db_problem_count=len(problems))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    ap.add_argument("--participants", type=int, default=400)
+    ap.add_argument("--concurrency", type=int, default=200)
+    ap.add_argument("--pairs", type=int, default=200)
+    ap.add_argument("--per-participant", type=int, default=10, help="pairs per participant (default 10)")
+    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--slack", type=int, default=1)
+    ap.add_argument("--max-seconds", type=float, default=300)
+    ap.add_argument("--no-targets", action="store_true", help="fail only on lost/duplicated data or errors")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    args = ap.parse_args(argv)
+    if not (1 <= args.participants <= 5000 and 1 <= args.concurrency <= 500 and args.max_seconds <= 1800):
+        ap.error("bounded: --participants 1-5000, --concurrency 1-500, --max-seconds <= 1800")
+    kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    machine = f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    print(f"machine: {machine}; load average before: {os.getloadavg()[0]:.2f}")
+    out, ok = [], True
+    with tempfile.TemporaryDirectory(prefix="camstudy-load-") as tmp:
+        for kind in kinds:
+            t0 = time.monotonic()
+            s = run_one(kind, args, Path(tmp))
+            s["wall_s"] = round(time.monotonic() - t0, 1)
+            s["load_average_after"] = round(os.getloadavg()[0], 2)
+            out.append(s)
+            a, pg = s["answer_post_ms"], s["page_ms"]
+            print(f"\n[{kind}] {s['participants']} participants, {args.concurrency} concurrent, "
+                  f"{args.workers} workers x {args.threads} threads")
+            print(f"  completed {s['completed']}, answers {s['answers_acknowledged']} in {s['seconds']} s "
+                  f"= {s['answers_per_s']} answers/s")
+            print(f"  answer POST p50/p95/p99: {a['p50']}/{a['p95']}/{a['p99']} ms")
+            print(f"  page load   p50/p95/p99: {pg['p50']}/{pg['p95']}/{pg['p99']} ms; "
+                  f"image p99 {s['image_ms']['p99']} ms; requests {s['requests']}")
+            print(f"  retries {s['retries']}, 5xx {s['status_5xx']}, errors {s['error_count']}, "
+                  f"/healthz after {s['health_after']}; load average after {s['load_average_after']}")
+            print(f"  database check: {'OK' if not s['db_problem_count'] else s['db_problems']}")
+            sound = not (s["db_problem_count"] or s["error_count"] or s["status_5xx"]
+                         or s["completed"] + s["study_full"] != s["participants"])
+            fast = (s["answers_per_s"] or 0) >= TARGETS["answers_per_s"] and (a["p99"] or 1e9) < TARGETS["answer_p99_ms"]
+            if not fast:
+                print(f"  targets ({TARGETS['answers_per_s']} answers/s, p99 < {TARGETS['answer_p99_ms']} ms): missed")
+            ok = ok and sound and (fast or args.no_targets)
+    if args.json:
+        args.json.write_text(json.dumps({"machine": machine, "args": vars(args) | {"json": str(args.json)},
+                                         "results": out}, indent=1))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""`camstudy serve --prod` in a subprocess on 127.0.0.1, for the load, fault, S3 and
+simulator tests (and benchmarks/load_test.py)."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ProdServer:
+    proc: subprocess.Popen
+    url: str
+    admin_token: str
+    log: Path
+
+    def health(self, timeout: float = 2.0) -> tuple[int, dict]:
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=timeout) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"{}")
+
+    def worker_pids(self) -> list[int]:
+        """gunicorn's workers: the children of the master process."""
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True)
+        return [int(x) for x in out.stdout.split()]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def start_prod(db_url: str, log: Path, workers: int = 2, threads: int = 4, proxy_hops: int = 1,
+               extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None,
+               wait_s: float = 60) -> ProdServer:
+    """Start the server (schema migrated and study imported already) and wait for /healthz."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMSTUDY_")}
+    env.update(DATABASE_URL=db_url, PYTHONPATH=str(ROOT), CAMSTUDY_SECRET_KEY="s" * 64,
+               CAMSTUDY_COOKIE_SECURE="0", **(extra_env or {}))
+    cmd = [sys.executable, "-m", "camstudy", "serve", "--prod", "--host", "127.0.0.1", "--port", str(port),
+           "--workers", str(workers), "--threads", str(threads), "--proxy-hops", str(proxy_hops),
+           *(extra_args or [])]
+    f = log.open("w")
+    proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True)
+    server = ProdServer(proc, f"http://127.0.0.1:{port}", "", log)
+    deadline = time.monotonic() + wait_s
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"serve --prod exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            if server.health()[0] == 200 and len(server.worker_pids()) >= workers:
+                break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            server.stop()
+            raise RuntimeError(f"serve --prod did not become healthy in {wait_s} s:\n{log.read_text()}")
+        time.sleep(0.2)
+    m = re.search(r"\?token=(\S+)", log.read_text())
+    server.admin_token = m.group(1) if m else ""
+    return server
