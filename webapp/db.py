@@ -196,6 +196,74 @@ class Response(Base):
     trial: Mapped[Trial] = relationship(back_populates="responses")
 
 
+class MTurkHIT(Base):
+    """A HIT posted (or about to be posted) by ``camstudy mturk create``.
+
+    The row is written with its ``unique_request_token`` before the call, so a retry
+    after a crash or timeout reuses the token and MTurk never creates the HIT twice.
+    """
+
+    __tablename__ = "mturk_hits"
+    __table_args__ = (sa.UniqueConstraint("unique_request_token"), sa.UniqueConstraint("hit_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_pk: Mapped[int] = mapped_column(sa.ForeignKey("studies.id", ondelete="CASCADE"), index=True)
+    sandbox: Mapped[bool]
+    batch: Mapped[int]  # the create run (1, 2, ...); HITs of one run share a HIT type
+    batch_index: Mapped[int]
+    unique_request_token: Mapped[str] = mapped_column(sa.String(64))
+    hit_id: Mapped[str | None] = mapped_column(sa.String(64))  # null until MTurk answered
+    hit_type_id: Mapped[str | None] = mapped_column(sa.String(64))
+    max_assignments: Mapped[int]
+    reward: Mapped[str] = mapped_column(sa.String(16))
+    status: Mapped[str] = mapped_column(sa.String(20), default="pending")  # MTurk's HITStatus once created
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+
+    assignments: Mapped[list[MTurkAssignment]] = relationship(
+        back_populates="hit", order_by="MTurkAssignment.id"
+    )
+
+
+class MTurkAssignment(Base):
+    """An assignment of one of our HITs as MTurk last reported it, and what we did about it."""
+
+    __tablename__ = "mturk_assignments"
+    __table_args__ = (
+        sa.UniqueConstraint("assignment_id"),
+        sa.CheckConstraint("status IN ('Submitted', 'Approved', 'Rejected')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hit_pk: Mapped[int] = mapped_column(sa.ForeignKey("mturk_hits.id", ondelete="CASCADE"), index=True)
+    assignment_id: Mapped[str] = mapped_column(sa.String(64))
+    worker_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    status: Mapped[str] = mapped_column(sa.String(20))
+    participant_pk: Mapped[int | None] = mapped_column(sa.ForeignKey("participants.id", ondelete="SET NULL"))
+    submitted_at: Mapped[datetime | None]
+    reviewed_at: Mapped[datetime | None]
+    bonus_amount: Mapped[str | None] = mapped_column(sa.String(16))
+    bonus_sent_at: Mapped[datetime | None]
+    excluded_at: Mapped[datetime | None]  # the study's "took part" qualification was granted
+    synced_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    hit: Mapped[MTurkHIT] = relationship(back_populates="assignments")
+
+
+class MTurkQualification(Base):
+    """The custom qualification marking workers who took part in a study (per sandbox/live)."""
+
+    __tablename__ = "mturk_qualifications"
+    __table_args__ = (sa.UniqueConstraint("study_pk", "sandbox"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_pk: Mapped[int] = mapped_column(sa.ForeignKey("studies.id", ondelete="CASCADE"), index=True)
+    sandbox: Mapped[bool]
+    qualification_type_id: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # --------------------------------------------------------------------------- engine
 
 

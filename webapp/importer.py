@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from webapp.db import SIDES, Pair, Participant, Response, Stimulus, Study, Trial
+from webapp.crowd_settings import load_crowd_sections
 from webapp.settings import Settings, load_study_toml
 
 FORMAT_VERSIONS = (1,)
@@ -171,6 +172,7 @@ def import_study(session: Session, study_dir: Path, replace: bool = False,
 def _import(session: Session, study_dir: Path, replace: bool, discard_answers: bool) -> ImportResult:
     manifest = read_manifest(study_dir)
     settings = load_study_toml(study_dir / "study.toml")
+    stored_settings = {**settings.as_dict(), **load_crowd_sections(study_dir / "study.toml")}
     path = study_dir / "manifest.json"
     questions = manifest["questions"]
     missing = [q for q in questions if q not in settings.survey["questions"]]
@@ -202,8 +204,8 @@ def _import(session: Session, study_dir: Path, replace: bool, discard_answers: b
         delete_study(session, existing)
         existing = None
     if existing is not None:
-        changed = existing.settings != settings.as_dict()
-        existing.settings = settings.as_dict()
+        changed = existing.settings != stored_settings
+        existing.settings = stored_settings
         existing.manifest = manifest
         existing.study_dir = str(study_dir.resolve())
         session.commit()
@@ -214,7 +216,7 @@ def _import(session: Session, study_dir: Path, replace: bool, discard_answers: b
         study_id=manifest["study_id"],
         manifest_sha256=digest,
         manifest=manifest,
-        settings=settings.as_dict(),
+        settings=stored_settings,
         study_dir=str(study_dir.resolve()),
         seed=settings.assignment["seed"],
         allocation_serial=0,
