@@ -1,4 +1,4 @@
-"""study.toml, the generator's sections: [study], [model], [images], [pairs], [render], [output].
+"""study.toml, the generator's sections: [study], [model], [images], [pairs], [render], [output], [evaluation].
 
 Each package owns and validates its own sections; the generator ignores the others
 ([survey], [assignment], [recruitment], [mturk], [prolific], [analysis]) and rejects
@@ -88,6 +88,14 @@ class OutputSection:
 
 
 @dataclass(frozen=True)
+class EvaluationSection:
+    evaluate: bool = False         # also write the evaluation tables during `generate`
+    thresholds: list = field(default_factory=lambda: [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
+    segmentation_threshold: float = 0.5
+    linear_head: str = ""          # module path of the linear head on the flattened map; "" = detect
+
+
+@dataclass(frozen=True)
 class GeneratorConfig:
     path: Path
     text: str
@@ -97,6 +105,7 @@ class GeneratorConfig:
     pairs: PairsSection
     render: RenderSection
     output: OutputSection
+    evaluation: EvaluationSection = field(default_factory=EvaluationSection)
 
     def resolve(self, value: str) -> Path:
         """A path from the config, relative to the config file's folder."""
@@ -107,6 +116,7 @@ class GeneratorConfig:
 SECTIONS = {
     "study": StudySection, "model": ModelSection, "images": ImagesSection,
     "pairs": PairsSection, "render": RenderSection, "output": OutputSection,
+    "evaluation": EvaluationSection,
 }
 CHOICES = {
     ("model", "head"): ("", "gap", "flatten"),
@@ -179,6 +189,13 @@ def _check_semantics(cfg: GeneratorConfig) -> None:
     for key in ("n", "attention_checks", "top_k"):
         if getattr(cfg.pairs, key) < 0:
             raise ConfigError(f"{p}: [pairs] {key} must not be negative")
+    e = cfg.evaluation
+    if not e.thresholds or not all(isinstance(t, (int, float)) and not isinstance(t, bool) and 0 < t < 1
+                                   for t in e.thresholds):
+        raise ConfigError(f"{p}: [evaluation] thresholds = {e.thresholds}; expected numbers between 0 and 1")
+    if not 0 < e.segmentation_threshold < 1:
+        raise ConfigError(f"{p}: [evaluation] segmentation_threshold = {e.segmentation_threshold}; "
+                          "expected a number between 0 and 1")
     if cfg.model.batch_size < 1:
         raise ConfigError(f"{p}: [model] batch_size must be at least 1")
     if not cfg.study.id or not all(c.isalnum() or c in "-_." for c in cfg.study.id):

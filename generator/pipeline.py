@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +48,7 @@ class Run:
     written: int = 0
     reused: int = 0
     skipped: list = field(default_factory=list)
+    evaluator: object | None = None  # generator.evaluate.Evaluator when [evaluation] evaluate = true
 
     def save(self, relative: str, data: bytes) -> dict:
         if write_if_changed(self.out_dir / relative, data):
@@ -91,7 +93,10 @@ def render_batch(run: Run, jobs: list[selection.Job], displays: list[torch.Tenso
     if run.setup.dtype != torch.float32:
         x = x.to(run.setup.dtype)
     targets = torch.tensor([j.class_index for j in jobs], device=run.device)
-    result = compute_cams(run.setup.model, x, targets, run.setup.target_layer, run.cfg.pairs.methods)
+    with (run.evaluator.observe() if run.evaluator else nullcontext()) as seen:
+        result = compute_cams(run.setup.model, x, targets, run.setup.target_layer, run.cfg.pairs.methods)
+    if run.evaluator is not None:
+        run.evaluator.add(jobs, result, seen)  # the same pass: no second forward/backward
     shown = to_display(run, crops)
     probs = probabilities(result.logits.float(), run.setup.probability)
     scores = result.scores().float().cpu().tolist()
@@ -131,12 +136,17 @@ def load_display(run: Run, source, record, cache: dict) -> torch.Tensor | None:
     return display
 
 
-def render_pairs(run: Run, source, jobs, limit: int) -> list[Rendered]:
-    done: list[Rendered] = []
+def render_pairs(run: Run, source, jobs, limit: int, process=None, desc: str = "rendering") -> list:
+    """The first ``limit`` jobs (stratified order) whose image loads, in batches through ``process``.
+
+    ``process(jobs, displays)`` defaults to rendering; `evaluate` passes its own.
+    """
+    done: list = []
     cache: dict = {}
     originals: dict[str, dict] = {}
+    process = process or (lambda js, ds: render_batch(run, js, ds, originals))
     batch_jobs, batch_displays = [], []
-    bar = tqdm(total=limit, unit="pair", desc="rendering", disable=None, dynamic_ncols=True)
+    bar = tqdm(total=limit, unit="pair", desc=desc, disable=None, dynamic_ncols=True)
     for job in selection.stratified_order(jobs, run.cfg.pairs.seed):
         if len(done) + len(batch_jobs) >= limit:
             break
@@ -146,11 +156,11 @@ def render_pairs(run: Run, source, jobs, limit: int) -> list[Rendered]:
         batch_jobs.append(job)
         batch_displays.append(display)
         if len(batch_jobs) == run.cfg.model.batch_size:
-            done += render_batch(run, batch_jobs, batch_displays, originals)
+            done += process(batch_jobs, batch_displays)
             bar.update(len(batch_jobs))
             batch_jobs, batch_displays = [], []
     if batch_jobs:
-        done += render_batch(run, batch_jobs, batch_displays, originals)
+        done += process(batch_jobs, batch_displays)
         bar.update(len(batch_jobs))
     bar.close()
     return done
@@ -233,10 +243,12 @@ def add_composites(run: Run, pairs: list[dict]) -> None:
         pair["composite"] = run.save(run.name(pair["pair_id"], "composite"), data)
 
 
-def generate(config_path: str | Path, out: str | None = None, device: str | None = None,
-             weights: str | None = None) -> dict:
-    """Render the study described by ``config_path``; returns the manifest's summary."""
-    started = time.perf_counter()
+def prepare_run(config_path: str | Path, out: str | None = None, device: str | None = None,
+                weights: str | None = None, local_only: bool = False) -> tuple[Run, object, dict[int, int]]:
+    """The model, image source and output place study.toml describes (shared with `evaluate`).
+
+    ``local_only``: never upload (evaluate writes researcher-facing files only).
+    """
     cfg = config.load(config_path)
     dev = pick_device(device or cfg.model.device)
     path = weights_path(cfg, weights or cfg.model.weights)
@@ -252,9 +264,21 @@ def generate(config_path: str | Path, out: str | None = None, device: str | None
     render.colormap(settings.colormap)  # fail early on an unknown colormap
     out_dir, s3 = output_location(cfg, out)
     run = Run(cfg, out_dir, dev, setup, prep, settings, cfg.render.display_size or cfg.images.crop)
-    if s3 is not None:
+    if s3 is not None and not local_only:
         run.s3, run.uploader = s3, S3Uploader(s3)
     run.skipped.extend({"image": s, "reason": r} for s, r in source.skipped)
+    return run, source, index_of
+
+
+def generate(config_path: str | Path, out: str | None = None, device: str | None = None,
+             weights: str | None = None) -> dict:
+    """Render the study described by ``config_path``; returns the manifest's summary."""
+    started = time.perf_counter()
+    run, source, index_of = prepare_run(config_path, out, device, weights)
+    cfg, out_dir = run.cfg, run.out_dir
+    if cfg.evaluation.evaluate:
+        from generator.evaluate import Evaluator
+        run.evaluator = Evaluator(cfg, run.setup, run.prep, source, index_of)
 
     jobs = select_jobs(run, source, index_of)
     if not jobs:
@@ -267,6 +291,8 @@ def generate(config_path: str | Path, out: str | None = None, device: str | None
     rendered = render_pairs(run, source, jobs, limit)
     if not rendered:
         raise CamStudyError(f"{cfg.path}: every selected image failed to load; see the skipped list: {run.skipped[:5]}")
+    if run.evaluator is not None:
+        add_evaluation_metrics(run, rendered)
     pairs = pair_entries(run, rendered) + render_attention_checks(run, source, rendered)
     if cfg.render.composite:
         add_composites(run, pairs)
@@ -282,9 +308,21 @@ def generate(config_path: str | Path, out: str | None = None, device: str | None
     manifest = build_manifest(run, pairs, summary)
     write_manifest(out_dir / "manifest.json", manifest)
     write_pairs_csv(out_dir / "pairs.csv", manifest)
+    if run.evaluator is not None:
+        from generator import evaluation_report
+        evaluation_report.write_all(out_dir, run.evaluator, run.skipped)
     write_gallery(out_dir / "gallery.html", manifest)
     write_if_changed(out_dir / "study.toml", cfg.text.encode())
     return manifest
+
+
+def add_evaluation_metrics(run: Run, rendered: list[Rendered]) -> None:
+    """Put each side's objective values (faithfulness, localization, shape) into its metrics."""
+    run.evaluator.finish()
+    values = run.evaluator.side_metrics()
+    for item in rendered:
+        for method, entry in item.files.items():
+            entry["metrics"].update(values.get((item.job.record.image_id, item.job.class_index, method), {}))
 
 
 def select_jobs(run: Run, source, index_of: dict[int, int]) -> list[selection.Job]:

@@ -110,9 +110,12 @@ def write_gallery(path: Path, manifest: dict) -> None:
              ("skipped images", str(len(s["skipped_images"])))]
     table = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in facts)
     cards = "".join(_card(p) for p in manifest["pairs"])
+    tables = [n for n in ("evaluation.md", "evaluation.json", "evaluation.csv") if (path.parent / n).is_file()]
+    links = ("<p>Objective evaluation (faithfulness, localization, shape): " + " · ".join(
+        f'<a href="{n}">{n}</a>' for n in tables) + "</p>") if tables else ""
     page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(manifest["study_id"])}'
             f" gallery</title><style>{GALLERY_CSS}</style></head><body><h1>Stimulus gallery: "
             f'{html.escape(manifest["study_id"])}</h1><p class="note">For the researcher only: this page names the '
-            f"method behind every image. Never serve it to participants.</p><table>{table}</table>"
+            f"method behind every image. Never serve it to participants.</p><table>{table}</table>{links}"
             f'<div class="grid">{cards}</div></body></html>\n')
     write_if_changed(path, page.encode())
