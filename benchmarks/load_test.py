@@ -33,33 +33,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "webapp")]
 
-from prod_server import start_prod  # noqa: E402
+from prod_server import drop_postgres, fresh_postgres, start_prod  # noqa: E402
 from webapp_helpers import build_study  # noqa: E402
 
-DEFAULT_PG = "postgresql+psycopg://camstudy:camstudy@127.0.0.1:5432/camstudy_test"
 TARGETS = {"answers_per_s": 300, "answer_p99_ms": 250}
-
-
-def fresh_postgres(name: str) -> str:
-    import sqlalchemy as sa
-
-    base = sa.make_url(os.environ.get("CAMSTUDY_TEST_POSTGRES_URL", DEFAULT_PG))
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
-
-
-def drop_postgres(name: str) -> None:
-    import sqlalchemy as sa
-
-    base = sa.make_url(os.environ.get("CAMSTUDY_TEST_POSTGRES_URL", DEFAULT_PG))
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def study_toml(participants: int, pairs: int, per_participant: int, slack: int) -> tuple[str, int]:

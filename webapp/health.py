@@ -4,13 +4,17 @@ For load balancers and monitoring: 200 ``{"status": "ok"}`` when a ``SELECT 1`` 
 the app's engine succeeds within the pool's limits, 503 ``{"status": "unavailable"}``
 otherwise. It says nothing about the study or the data (it needs no credentials), and
 it never holds a connection longer than the one statement.
+
+It also turns a lost database connection during any request into a 503 with
+``Retry-After`` instead of a bare 500.
 """
 from __future__ import annotations
 
 import time
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 bp = Blueprint("health", __name__)
 
@@ -29,3 +33,22 @@ def healthz():
         return resp
     ms = round((time.perf_counter() - started) * 1000, 1)
     return jsonify(status="ok", database="ok", database_ms=ms)
+
+
+@bp.app_errorhandler(OperationalError)
+@bp.app_errorhandler(InterfaceError)
+def database_unavailable(exc: OperationalError | InterfaceError):
+    """The database went away mid-request (a restart, a failover, a dropped connection):
+    nothing was stored by this request's transaction, so say 503 and let the client retry
+    (survey.js does, with the same idempotency key; pre-ping heals the pool meanwhile)."""
+    current_app.logger.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else exc)
+    if request.path.startswith(("/api/", "/admin/api/", "/healthz")):
+        resp = jsonify(error="The database is unavailable for a moment; try again.", status=503)
+    else:
+        from flask import render_template
+
+        resp = current_app.make_response((render_template(
+            "error.html", status=503, message="The survey is busy for a moment. Reload the page to try again."), 503))
+    resp.status_code = 503
+    resp.headers["Retry-After"] = "2"
+    return resp

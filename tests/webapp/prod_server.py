@@ -82,3 +82,34 @@ def start_prod(db_url: str, log: Path, workers: int = 2, threads: int = 4, proxy
     m = re.search(r"\?token=(\S+)", log.read_text())
     server.admin_token = m.group(1) if m else ""
     return server
+
+
+DEFAULT_PG = "postgresql+psycopg://camstudy:camstudy@127.0.0.1:5432/camstudy_test"
+
+
+def _admin_engine():
+    import sqlalchemy as sa
+
+    base = sa.make_url(os.environ.get("CAMSTUDY_TEST_POSTGRES_URL", DEFAULT_PG))
+    return base, sa.create_engine(base, isolation_level="AUTOCOMMIT")
+
+
+def fresh_postgres(name: str) -> str:
+    """A new, empty PostgreSQL database on the test server (so no other test's tables are touched)."""
+    import sqlalchemy as sa
+
+    base, admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres(name: str) -> None:
+    import sqlalchemy as sa
+
+    _, admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
