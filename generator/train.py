@@ -239,6 +239,9 @@ def save_checkpoint(out_path: str | Path, model: nn.Module, *, arch: str, head: 
         "input_size": input_size,
         "class_names": list(class_names),
         "preprocess": preprocess.to_dict(),
+        # Trained with one sigmoid per class (multi-label BCE): probabilities are sigmoids.
+        "multilabel": True,
+        "probability": "sigmoid",
         "seed": seed,
         "metrics": metrics,
     }

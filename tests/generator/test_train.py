@@ -33,6 +33,7 @@ def test_tiny_run_writes_a_loadable_checkpoint(tmp_path):
     assert ckpt["class_names"] == DEMO_CLASSES and ckpt["num_classes"] == 5 and ckpt["input_size"] == 96
     assert ckpt["seed"] == 0 and ckpt["metrics"]["images"] == 16 and set(ckpt["metrics"]["per_class"]) == set(DEMO_CLASSES)
     assert ckpt["preprocess"] == demo_preprocess(96).to_dict() and metrics["epochs"] == 1
+    assert ckpt["probability"] == "sigmoid"  # multi-label: the manifest reports sigmoids, not a softmax
     model = load_model("demo_cnn", weights=path, num_classes=ckpt["num_classes"], input_size=ckpt["input_size"])
     assert model(torch.zeros(1, 3, 96, 96)).shape == (1, 5)
 
