@@ -14,7 +14,7 @@ limiter = Limiter(get_remote_address, default_limits=[], headers_enabled=True)
 
 CSP = (
     "default-src 'self'; img-src 'self' data: https:; script-src 'self'; style-src 'self'; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {frame_ancestors}"
+    "object-src 'none'; base-uri 'none'; form-action {form_action}; frame-ancestors {frame_ancestors}"
 )
 
 
@@ -37,7 +37,11 @@ def init_app(app: Flask) -> None:
         h = resp.headers
         source = g.get("participant_source")
         ancestors = sources.get(source).frame_ancestors() if source in sources.SOURCES else "'none'"
-        h.setdefault("Content-Security-Policy", CSP.format(frame_ancestors=ancestors))
+        form_action = sources.get(source).form_action() if source in sources.SOURCES else "'self'"
+        csp = CSP.format(frame_ancestors=ancestors, form_action=form_action)
+        if g.get("img_origins"):  # presigned stimulus URLs (e.g. an http:// S3-compatible store)
+            csp = csp.replace("img-src 'self' data: https:", "img-src 'self' data: https: " + " ".join(sorted(g.img_origins)))
+        h.setdefault("Content-Security-Policy", csp)
         if ancestors == "'none'":  # a source that is framed (MTurk) sets its own CSP instead
             h.setdefault("X-Frame-Options", "DENY")
         h["X-Content-Type-Options"] = "nosniff"

@@ -29,6 +29,10 @@ class Source:
         """The CSP frame-ancestors this source's pages may be embedded in."""
         return "'none'"
 
+    def form_action(self) -> str:
+        """The CSP form-action of this source's pages (MTurk: its externalSubmit endpoint too)."""
+        return "'self'"
+
     def find_or_create(
         self, session: Session, study: Study, participant_id: str, source_data: dict[str, Any] | None = None
     ) -> tuple[Participant, bool]:
