@@ -87,6 +87,12 @@ def parse_crowd_sections(doc: dict[str, Any], filename: str) -> dict[str, dict[s
                 raise SettingsError(f"{filename}: [{section}] {key} must be {what}, got {value!r}")
             values[key] = value
         out[section] = values
+    sources = (doc.get("recruitment") or {}).get("sources") or []
+    if "prolific" in sources and not out["prolific"]["completion_code"]:
+        raise SettingsError(
+            f"{filename}: [prolific] completion_code must be set (the code Prolific shows in the study's "
+            'completion settings) when [recruitment] sources includes "prolific"'
+        )
     return out
 
 

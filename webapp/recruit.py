@@ -1,8 +1,14 @@
-"""Recruitment entry points: the lab now; MTurk and Prolific add their routes here.
+"""Recruitment entry points: ``/lab``, ``/mturk/`` and ``/prolific/``.
 
 ``/lab`` lets a researcher start (or resume) a session for a participant id they type,
 or, with ``lab_mode = "kiosk"``, start a fresh anonymous participant per click. With
 ``CAMSTUDY_LAB_PASSWORD`` set the page asks for it once per browser session.
+
+``/mturk/`` is the ExternalQuestion URL (inside the MTurk worker site's frame): a
+preview creates nothing; a worker who already took part is refused; the same
+assignment resumes. ``/prolific/`` takes ``PROLIFIC_PID``, ``STUDY_ID``, ``SESSION_ID``.
+Both hand over to the participant's own link (``/s/<token>/``), whose token carries the
+identity from then on.
 """
 from __future__ import annotations
 
@@ -10,17 +16,21 @@ import hmac
 import re
 import secrets
 
-from flask import Blueprint, current_app, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from sqlalchemy import select
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
-from webapp import sources
-from webapp.db import db
-from webapp.flow import active_study, settings_of
+from webapp import framing, prolific, sources  # noqa: F401 - prolific registers its source
+from webapp.crowd_settings import crowd_settings
+from webapp.db import Pair, Participant, Study, db
+from webapp.flow import active_study, settings_of, stimulus_url
+from webapp.mturk import source as mturk_source
 from webapp.security import limiter
 
 bp = Blueprint("recruit", __name__)
+bp.record_once(lambda state: framing.init_app(state.app))
 
 
 class LabStartForm(FlaskForm):
@@ -69,3 +79,86 @@ def lab():
             session["participant"] = participant.token
             return redirect(url_for("survey.landing", token=participant.token))
     return render_template("recruit/lab.html", form=form, kiosk=kiosk, error=error, s=settings.survey, study=study)
+
+
+def _error(status: int, message: str):
+    return render_template("error.html", status=status, message=message), status
+
+
+def _study_for(source: str) -> tuple[Study | None, tuple | None]:
+    """The study a crowd link points at (``?study=ID``, else the active one), if it takes this source."""
+    wanted = request.args.get("study")
+    study = db.session.scalar(select(Study).filter_by(study_id=wanted)) if wanted else active_study(db.session)
+    if study is None:
+        return None, _error(404, "This study is not available.")
+    if source not in settings_of(study).recruitment["sources"]:
+        return None, _error(404, "This study is not open to participants from this site.")
+    return study, None
+
+
+def _mturk_preview(study: Study):
+    settings = settings_of(study)
+    pair = db.session.scalar(
+        select(Pair).filter_by(study_pk=study.id).order_by(Pair.is_attention_check.desc(), Pair.id).limit(1))
+    example = {"a": stimulus_url(pair.a), "b": stimulus_url(pair.b)} if pair else None
+    questions = [settings.survey["questions"][q] for q in study.manifest["questions"]]
+    minutes = max(5, round(settings.assignment["pairs_per_participant"] * 0.5 + 3))
+    return render_template("recruit/mturk_preview.html", s=settings.survey, example=example,
+                           questions=questions, minutes=minutes)
+
+
+@bp.get("/mturk/")
+@limiter.limit(_start_rate)
+def mturk():
+    g.participant_source = "mturk"  # framed in the worker site from the first page on
+    study, failure = _study_for("mturk")
+    if failure:
+        return failure
+    args = request.args
+    assignment_id = args.get("assignmentId", "")
+    if assignment_id == mturk_source.PREVIEW:
+        return _mturk_preview(study)
+    worker_id, hit_id, submit_to = args.get("workerId", ""), args.get("hitId", ""), args.get("turkSubmitTo", "")
+    if not all(mturk_source.ID_RE.fullmatch(v) for v in (assignment_id, worker_id, hit_id)):
+        return _error(400, "This page opens from a HIT on Mechanical Turk (assignmentId, hitId and workerId are missing).")
+    if not mturk_source.allowed_submit_to(submit_to):
+        return _error(400, "This HIT link does not come from Mechanical Turk (turkSubmitTo is not a worker site).")
+    data = {"assignmentId": assignment_id, "hitId": hit_id, "turkSubmitTo": submit_to.rstrip("/")}
+    earlier = mturk_source.excluded_study_ids(study.settings)
+    taken = db.session.scalars(
+        select(Participant).join(Study, Participant.study_pk == Study.id).where(
+            Participant.source == "mturk", Participant.participant_id == worker_id,
+            (Participant.study_pk == study.id) | Study.study_id.in_(earlier or [""]))
+    ).all()
+    participant = None
+    for p in taken:
+        if p.study_pk != study.id:
+            return render_template("recruit/mturk_refused.html", s=settings_of(study).survey)
+        participant = p
+    if participant is None:
+        participant, _created = sources.get("mturk").find_or_create(db.session, study, worker_id, data)
+    if (participant.source_data or {}).get("assignmentId") != assignment_id:
+        if participant.consented_at is not None:  # took part under another assignment
+            return render_template("recruit/mturk_refused.html", s=settings_of(study).survey)
+        participant.source_data = data  # looked in once, returned the HIT, accepted again: no harm
+        db.session.commit()
+    return redirect(url_for("survey.landing", token=participant.token))
+
+
+@bp.get("/prolific/")
+@limiter.limit(_start_rate)
+def prolific_entry():
+    study, failure = _study_for("prolific")
+    if failure:
+        return failure
+    pid, study_id, session_id = (request.args.get(k, "") for k in ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID"))
+    if not all(mturk_source.ID_RE.fullmatch(v) for v in (pid, study_id, session_id)):
+        return _error(400, "This page opens from Prolific (PROLIFIC_PID, STUDY_ID and SESSION_ID are missing).")
+    expected = crowd_settings(study.settings, "prolific")["study_id"]
+    if expected and study_id != expected:
+        return _error(404, "This link belongs to another Prolific study.")
+    participant, _created = sources.get("prolific").find_or_create(
+        db.session, study, pid, {"STUDY_ID": study_id, "SESSION_ID": session_id})
+    session.permanent = True
+    session["participant"] = participant.token
+    return redirect(url_for("survey.landing", token=participant.token))

@@ -54,7 +54,7 @@ def make_client(sandbox: bool, profile: str | None = None):
 class Calls:
     """Runs (or, dry, prints) boto3 MTurk operations."""
 
-    def __init__(self, client: Any, dry_run: bool, out: TextIO = sys.stdout,
+    def __init__(self, client: Any, dry_run: bool, out: TextIO | None = None,
                  sleep: Callable[[float], None] = time.sleep, base_delay: float = 1.0) -> None:
         self.client = client
         self.dry_run = dry_run
@@ -68,7 +68,7 @@ class Calls:
         params = {k: (str(v) if isinstance(v, DryRun) else v) for k, v in params.items()}
         self.made.append((operation, params))
         if self.dry_run:
-            print(json.dumps({"operation": operation, "params": params}, default=_json_default), file=self.out)
+            print(json.dumps({"operation": operation, "params": params}, default=_json_default), file=self.out or sys.stdout)
             return None
         return self._send(operation, params)
 

@@ -1,0 +1,74 @@
+"""Prolific participants: PROLIFIC_PID, STUDY_ID and SESSION_ID on arrival; at the end
+the browser is sent to the study's completion URL with its completion code."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from webapp.db import Participant, db
+from webapp_helpers import Walker
+
+TOML = (
+    "[recruitment]\nsources = ['prolific']\n"
+    "[assignment]\npairs_per_participant = 2\nattention_checks_per_participant = 1\n"
+    "[prolific]\ncompletion_code = 'C1ABCDEF'\nstudy_id = 'PSTUDY1'\n"
+)
+ARGS = {"PROLIFIC_PID": "5f1d2c3b4a5e6f7a8b9c0d1e", "STUDY_ID": "PSTUDY1", "SESSION_ID": "SESS1"}
+
+
+@pytest.fixture
+def prolific_app(make_app, make_study, sqlite_url):
+    return make_app(sqlite_url, make_study(toml=TOML))
+
+
+def test_participant_arrives_completes_and_is_sent_back_with_the_code(prolific_app):
+    client = prolific_app.test_client()
+    r = client.get("/prolific/", query_string=ARGS)
+    assert r.status_code == 302
+    walker = Walker(client)
+    walker.token = r.headers["Location"].split("/s/")[1].split("/")[0]
+    walker.consent_and_instructions()
+    walker.finish()
+    html = client.get(f"/s/{walker.token}/done").get_data(as_text=True)
+    url = "https://app.prolific.com/submissions/complete?cc=C1ABCDEF"
+    assert f'<meta http-equiv="refresh" content="2;url={url}">' in html
+    assert re.search(rf'<a href="{re.escape(url)}" id="prolific-return">', html)
+    with prolific_app.app_context():
+        p = db.session.scalars(select(Participant)).one()
+        assert (p.source, p.participant_id) == ("prolific", ARGS["PROLIFIC_PID"])
+        assert p.source_data == {"STUDY_ID": "PSTUDY1", "SESSION_ID": "SESS1"} and p.completed_at is not None
+
+
+def test_the_same_prolific_id_resumes(prolific_app):
+    first = prolific_app.test_client().get("/prolific/", query_string=ARGS).headers["Location"]
+    again = prolific_app.test_client().get("/prolific/", query_string=ARGS).headers["Location"]
+    assert first == again
+
+
+def test_missing_parameters_and_another_study_are_refused(prolific_app):
+    client = prolific_app.test_client()
+    assert client.get("/prolific/", query_string={"PROLIFIC_PID": "X1"}).status_code == 400
+    assert client.get("/prolific/", query_string={**ARGS, "STUDY_ID": "OTHER"}).status_code == 404
+    with prolific_app.app_context():
+        assert db.session.scalars(select(Participant)).all() == []
+
+
+def test_prolific_pages_are_not_framed(prolific_app):
+    client = prolific_app.test_client()
+    token = client.get("/prolific/", query_string=ARGS).headers["Location"].split("/s/")[1].split("/")[0]
+    r = client.get(f"/s/{token}/")
+    assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"] and r.headers["X-Frame-Options"] == "DENY"
+
+
+def test_prolific_source_needs_a_completion_code(make_study):
+    from webapp.crowd_settings import load_crowd_sections
+    from webapp.settings import SettingsError
+
+    study = make_study(toml="[recruitment]\nsources = ['prolific']\n")
+    with pytest.raises(SettingsError, match=r"\[prolific\] completion_code must be set"):
+        load_crowd_sections(study / "study.toml")
+    bad = make_study(toml="[prolific]\ncompletion_url = 'https://app.prolific.com/x'\n")
+    with pytest.raises(SettingsError, match=r"\[prolific\] completion_url must be an https:// URL containing \{code\}"):
+        load_crowd_sections(bad / "study.toml")
