@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
-from analysis import agreement, breakdown, clustered, models, objective, position, proportion
+from analysis import agreement, breakdown, clustered, evaluation, models, objective, position, proportion
 from analysis.config import AnalysisConfig
-from analysis.errors import NotComputable
+from analysis.errors import AnalysisError, NotComputable
 from analysis.exclusions import Flow, apply_exclusions
 from analysis.load import Manifest, Responses
 from analysis.results import Skipped
@@ -52,6 +52,7 @@ class StudyResults:
     position_all: object    # PositionBiasResult | Skipped
     holm: tuple[HolmAdjustment, ...]
     notes: tuple[str, ...]
+    evaluation: object = None  # EvaluationComparison | Skipped; None without evaluation.json
 
 
 def attempt(what: str, func, *args, **kwargs):
@@ -151,6 +152,23 @@ def holm(results: list[QuestionResults], alpha: float,
     return tuple(out)
 
 
+def objective_evaluation(frame, manifest: Manifest | None, pairs, questions, config: AnalysisConfig):
+    """The evaluation.json next to the manifest beside the human verdicts, if there is one."""
+    if manifest is None or pairs is None:
+        return None
+    path = evaluation.evaluation_path(manifest)
+    if not path.is_file():
+        return None
+    try:
+        found = evaluation.read_evaluation(path)
+    except AnalysisError as exc:
+        return Skipped("objective evaluation", str(exc))
+    if found.study_id != manifest.study_id:
+        return Skipped("objective evaluation", f"{path}: study_id '{found.study_id}' does not match "
+                                               f"the manifest's '{manifest.study_id}'")
+    return attempt("objective evaluation", evaluation.compare, frame, found, questions, config.confidence)
+
+
 def analyse(responses: Responses, manifest: Manifest | None,
             config: AnalysisConfig) -> tuple[StudyResults, pd.DataFrame]:
     """All results, and the analysed frame (after exclusions) for figures and tables."""
@@ -171,5 +189,6 @@ def analyse(responses: Responses, manifest: Manifest | None,
         questions=tuple(results),
         position_all=attempt("position bias", position.position_bias, frame,
                              confidence=config.confidence),
-        holm=holm(results, config.alpha, config.ties), notes=tuple(notes))
+        holm=holm(results, config.alpha, config.ties), notes=tuple(notes),
+        evaluation=objective_evaluation(frame, manifest, pairs, [r.question for r in results], config))
     return study, frame

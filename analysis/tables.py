@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import clustered
+from analysis import clustered, evaluation
 from analysis.analyse import StudyResults
 from analysis.exclusions import hash_participant
 from analysis.results import Skipped, to_jsonable
@@ -97,6 +97,8 @@ def write_tables(study: StudyResults, frame: pd.DataFrame, out: Path) -> list[Pa
         "participants.csv": participant_rows(study, frame),
         "pair_votes.csv": pair_rows(study, frame),
     }
+    if study.evaluation is not None and not isinstance(study.evaluation, Skipped):
+        tables["evaluation_pairs.csv"] = evaluation.pair_table(study.evaluation)
     written = []
     for name, table in tables.items():
         path = out / name
