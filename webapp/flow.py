@@ -85,19 +85,24 @@ def next_url(session: Session, participant: Participant) -> str:
     return url_for("survey.done", token=token)
 
 
-def stimulus_url(stimulus: Stimulus | None) -> str | None:
+def stimulus_url(stimulus: Stimulus | None, storage: dict[str, Any] | None = None) -> str | None:
     if stimulus is None:
         return None
+    if stimulus.url and stimulus.url.startswith("s3://"):
+        from webapp.stimulus_urls import presigned
+
+        return presigned(stimulus.url, storage)
     return stimulus.url or url_for("survey.stimulus", name=stimulus.name)
 
 
 def trial_images(trial: Trial, show_original: bool) -> dict[str, str | None]:
     pair = trial.pair
+    storage = pair.study.manifest.get("storage")
     left, right = (pair.b, pair.a) if trial.swapped else (pair.a, pair.b)
     return {
-        "original": stimulus_url(pair.original) if show_original else None,
-        "a": stimulus_url(left),
-        "b": stimulus_url(right),
+        "original": stimulus_url(pair.original, storage) if show_original else None,
+        "a": stimulus_url(left, storage),
+        "b": stimulus_url(right, storage),
     }
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from webapp.db import SIDES, Pair, Participant, Response, Stimulus, Study, Trial
 from webapp.crowd_settings import load_crowd_sections
 from webapp.settings import Settings, load_study_toml
+from webapp.stimulus_urls import s3_uri
 
 FORMAT_VERSIONS = (1,)
 
@@ -111,12 +112,17 @@ def _stimulus(
     file = entry.get("file") or ""
     url = entry.get("url")
     kind = storage.get("kind", "local")
-    if url is None and kind != "local" and storage.get("url_mode") == "presigned":
-        raise ImportError_(
-            f"{study_dir}: stimuli in presigned S3 storage are not served by this version yet; "
-            "generate with public URLs or local files"
-        )
-    if url is None:
+    if url is None and kind == "s3" and storage.get("url_mode") == "presigned":
+        # Signed per page view (webapp/stimulus_urls.py); the bytes stay in S3.
+        bucket, prefix = storage.get("bucket"), (storage.get("prefix") or "").strip("/")
+        if not bucket or not isinstance(bucket, str) or not file or ".." in file.split("/"):
+            raise ImportError_(f"{study_dir}: presigned S3 storage needs storage.bucket and each stimulus's file")
+        url = s3_uri(bucket, f"{prefix}/{file}" if prefix else file)
+        digest = entry.get("sha256") or hashlib.sha256(url.encode()).hexdigest()
+    elif url is None and kind != "local":
+        raise ImportError_(f"{study_dir}: storage kind {kind!r} with url_mode {storage.get('url_mode')!r} "
+                           "has no stimulus URLs; expected local files, public URLs or presigned S3")
+    elif url is None:
         path = (study_dir / file).resolve()
         if not path.is_relative_to(study_dir.resolve()) or not path.is_file():
             raise ImportError_(f"{study_dir}: stimulus file {file!r} is missing")

@@ -143,12 +143,12 @@ def test_public_s3_urls_are_passed_to_the_browser(sqlite_url, make_study, make_a
     assert all(u.startswith("https://cdn.example.org/study/stimuli/") for u in images.values())
 
 
-def test_presigned_s3_storage_is_refused_clearly(session, make_study):
+def test_presigned_s3_storage_without_a_bucket_is_refused_clearly(session, make_study):
     d = make_study()
     m = json.loads((d / "manifest.json").read_text())
-    m["storage"] = {"kind": "s3", "url_mode": "presigned", "bucket": "b", "prefix": "p/"}
+    m["storage"] = {"kind": "s3", "url_mode": "presigned", "prefix": "p/"}
     (d / "manifest.json").write_text(json.dumps(m))
-    with pytest.raises(ImportError_, match="presigned"):
+    with pytest.raises(ImportError_, match="presigned S3 storage needs storage.bucket"):
         import_study(session, d)
 
 
