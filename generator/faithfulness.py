@@ -14,7 +14,7 @@ pooling, several layers) gets a reason instead of a ground truth.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -146,7 +146,6 @@ class FaithfulnessTally:
     reason: str | None = None
     max_completeness_error: float = 0.0
     batches: int = 0
-    notes: list = field(default_factory=list)
 
     @property
     def defined(self) -> bool:
