@@ -1,0 +1,145 @@
+"""Fuzzing every participant and admin endpoint with malformed, oversized and random
+input (hypothesis, a bounded number of examples): never a 5xx, never a stray row."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from webapp.db import Participant, Response, Trial, db
+from webapp_helpers import Walker
+
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
+                derandomize=True)
+ADMIN = "fuzz-admin-token-1"
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False) | st.text(max_size=80),
+    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=20), inner, max_size=6),
+    max_leaves=25,
+)
+answer_like = st.fixed_dictionaries({
+    "idempotency_key": st.one_of(st.text(max_size=70), st.just("k" * 16), st.integers()),
+    "answers": st.one_of(
+        json_values,
+        st.lists(st.fixed_dictionaries({
+            "question_id": st.sampled_from(["larger", "focused", "other", ""]) | st.text(max_size=10),
+            "side": st.sampled_from(["A", "B", "same", "C", ""]) | json_values,
+            "rt_ms": st.integers(-10, 10**9) | json_values,
+        }), max_size=4),
+    ),
+}) | json_values
+path_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=80)
+
+
+@pytest.fixture
+def fuzz_app(make_app, sqlite_url):
+    return make_app(sqlite_url, CAMSTUDY_ADMIN_TOKEN=ADMIN)
+
+
+def counts(app) -> tuple[int, int, int]:
+    with app.app_context():
+        s = db.session
+        return (s.scalar(select(func.count(Participant.id))), s.scalar(select(func.count(Trial.id))),
+                s.scalar(select(func.count(Response.id))))
+
+
+def started(app) -> Walker:
+    w = Walker(app.test_client())
+    w.start_lab("FUZZ1")
+    w.consent_and_instructions()
+    return w
+
+
+def test_answer_posts_with_random_bodies(fuzz_app):
+    w = started(fuzz_app)
+
+    @FUZZ
+    @given(body=answer_like, index=st.integers(-200, 200), raw=st.booleans(), ctype=st.sampled_from(
+        ["application/json", "text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin-1"]))
+    def run(body, index, raw, ctype):
+        before = counts(fuzz_app)
+        data = json.dumps(body)[:70_000] if not raw else json.dumps(body)[:-1]  # raw: truncated, invalid JSON
+        r = w.client.post(f"/api/v1/participants/{w.token}/trials/{index}/answers", data=data, content_type=ctype)
+        assert r.status_code < 500, r.get_data(as_text=True)
+        assert r.is_json and "error" in r.get_json() or r.status_code in (200, 201)
+        after = counts(fuzz_app)
+        assert after[:2] == before[:2]
+        assert after[2] - before[2] == (2 if r.status_code == 201 else 0)
+
+    run()
+
+
+def test_random_tokens_and_indices_on_every_participant_route(fuzz_app):
+    client = fuzz_app.test_client()
+    before = counts(fuzz_app)
+
+    @FUZZ
+    @given(token=path_text, index=st.integers(-10**6, 10**6) | path_text, method=st.sampled_from(["GET", "POST"]),
+           route=st.sampled_from(["/s/{t}/", "/s/{t}/consent", "/s/{t}/instructions", "/s/{t}/trial/{i}",
+                                  "/s/{t}/questionnaire", "/s/{t}/done", "/api/v1/participants/{t}",
+                                  "/api/v1/participants/{t}/trials/{i}", "/api/v1/participants/{t}/trials/{i}/answers",
+                                  "/stimuli/{t}.png", "/lab", "/", "/healthz"]),
+           form=st.dictionaries(st.sampled_from(["csrf_token", "agree", "participant_id", "familiarity", "comments", "x"]),
+                                st.text(max_size=100), max_size=5))
+    def run(token, index, method, route, form):
+        url = route.format(t=token.replace("/", "%2F").replace("?", "%3F").replace("#", "%23"), i=index)
+        r = client.open(url, method=method, data=form)
+        assert r.status_code < 500, (url, r.status_code)
+
+    run()
+    assert counts(fuzz_app) == before
+
+
+def test_forms_with_random_fields_store_nothing_without_a_valid_token(fuzz_app):
+    w = started(fuzz_app)
+    before = counts(fuzz_app)
+
+    @FUZZ
+    @given(form=st.dictionaries(st.sampled_from(["csrf_token", "agree", "participant_id", "familiarity", "comments",
+                                                 "password", "submit"]),
+                                st.text(max_size=300) | st.just("x" * 70_000), max_size=6),
+           route=st.sampled_from(["/lab", f"/s/{w.token}/consent", f"/s/{w.token}/instructions",
+                                  f"/s/{w.token}/questionnaire", "/admin/login", "/admin/logout"]))
+    def run(form, route):
+        r = w.client.post(route, data=form)
+        assert r.status_code < 500, (route, r.status_code)
+
+    run()
+    assert counts(fuzz_app) == before
+
+
+def test_admin_endpoints_with_random_queries_and_credentials(fuzz_app):
+    client = fuzz_app.test_client()
+    started(fuzz_app)
+    before = counts(fuzz_app)
+
+    @FUZZ
+    @given(route=st.sampled_from(["/admin/", "/admin/api/counts", "/admin/export.csv", "/admin/export.json",
+                                  "/admin/login"]),
+           query=st.dictionaries(st.sampled_from(["study", "token", "x"]), path_text, max_size=3),
+           auth=st.sampled_from([None, f"Bearer {ADMIN}", "Bearer wrong", "Basic abc"]) | path_text.map(lambda s: "Bearer " + s))
+    def run(route, query, auth):
+        auth = (auth or "").encode("utf-8", "replace").decode("latin-1").replace("\r", "").replace("\n", "")
+        headers = {"Authorization": auth} if auth else {}  # a header can carry no newline
+        r = client.get(route, query_string=query, headers=headers)
+        assert r.status_code < 500, (route, query, r.status_code)
+
+    run()
+    assert counts(fuzz_app) == before
+
+
+def test_oversized_bodies_are_refused_with_413(fuzz_app):
+    w = started(fuzz_app)
+    before = counts(fuzz_app)
+    big = "x" * (1024 * 1024)
+    for url, kw in [(f"/api/v1/participants/{w.token}/trials/0/answers", {"data": big, "content_type": "application/json"}),
+                    ("/lab", {"data": {"participant_id": big}}),
+                    (f"/s/{w.token}/questionnaire", {"data": {"comments": big}}),
+                    ("/admin/login", {"data": {"password": big}})]:
+        r = w.client.post(url, **kw)
+        assert r.status_code == 413, (url, r.status_code)
+    assert counts(fuzz_app) == before
