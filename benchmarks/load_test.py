@@ -77,6 +77,8 @@ def run_one(kind: str, args: argparse.Namespace, work: Path) -> dict:
     engine.dispose()
     if kind == "postgres":
         drop_postgres("camstudy_bench")
+    log = (work / f"{kind}-server.log").read_text(errors="replace").splitlines()
+    summary["server_log_errors"] = [line for line in log if "Error" in line or "WORKER" in line][:20]
     summary.update(database=kind, health_after=health[0], ratings_per_pair=ratings, db_problems=problems[:20],
                    db_problem_count=len(problems))
     return summary
@@ -120,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  retries {s['retries']}, 5xx {s['status_5xx']}, errors {s['error_count']}, "
                   f"/healthz after {s['health_after']}; load average after {s['load_average_after']}")
             print(f"  database check: {'OK' if not s['db_problem_count'] else s['db_problems']}")
+            for line in s["server_log_errors"]:
+                print(f"  server log: {line}")
             sound = not (s["db_problem_count"] or s["error_count"] or s["status_5xx"]
                          or s["completed"] + s["study_full"] != s["participants"])
             fast = (s["answers_per_s"] or 0) >= TARGETS["answers_per_s"] and (a["p99"] or 1e9) < TARGETS["answer_p99_ms"]
