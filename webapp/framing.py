@@ -48,7 +48,7 @@ def csrf_secret_for(token: str) -> str:
 def _token_csrf(endpoint: str | None, values: dict | None) -> None:
     """Before CSRF is checked: a framed participant's CSRF secret comes from their URL token."""
     token = (values or {}).get("token")
-    if not token or not KEY_RE.fullmatch(str(token)):
+    if (endpoint or "").startswith("api.") or not token or not KEY_RE.fullmatch(str(token)):
         return
     source = db.session.scalar(select(Participant.source).filter_by(token=token))
     if is_framed(source):

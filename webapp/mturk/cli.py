@@ -103,7 +103,12 @@ def main(argv: list[str], client: Any = None, sleep: Callable[[float], None] | N
                       + "in the database: run `camstudy import <study dir>` first", file=sys.stderr)
                 return 1
             if client is None and not args.dry_run and args.command != "cost":
-                client = make_client(sandbox, args.profile)
+                from botocore.exceptions import BotoCoreError
+
+                try:
+                    client = make_client(sandbox, args.profile)
+                except BotoCoreError as exc:  # e.g. an unknown --profile
+                    raise MTurkError(f"cannot set up the MTurk client: {exc}") from exc
             extra = {"sleep": sleep} if sleep else {}
             reader = Calls(client, dry_run=args.dry_run, **extra)
             writer = Calls(client, dry_run=args.dry_run or (args.command == "review" and not args.apply), **extra)
