@@ -6,7 +6,10 @@ reopened link lands on the right step.
 """
 from __future__ import annotations
 
+import json
 import re
+import threading
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from webapp.db import Participant, Response, Study, Stimulus, Trial, db, utcnow
+from webapp.db import Pair, Participant, Response, Study, Stimulus, Trial, db, utcnow
 from webapp.settings import Settings
 
 KEY_RE = re.compile(r"[A-Za-z0-9_\-]{8,64}")
@@ -32,8 +35,119 @@ class AnswerError(Exception):
         self.message = message
 
 
+# --------------------------------------------------------------------------- per-process caches
+#
+# Parsing the study's settings and reading its manifest (a large JSON column) on every
+# request cost more than the rest of a request. Both are cached per app (so per worker
+# process): settings by their content, manifest-derived data (questions, storage, the
+# pairs' stimuli and expected answers) by (study pk, manifest_sha256), which a re-import
+# with a changed manifest always changes. A re-import that only edits study.toml changes
+# the stored settings, hence the key: the next request sees it. Nothing here is state
+# that other processes need: every entry is derived from the database.
+
+_cache_lock = threading.Lock()
+MAX_CACHED = 64
+
+
+@dataclass(frozen=True)
+class StimulusRef:
+    name: str
+    url: str | None
+
+
+@dataclass(frozen=True)
+class PairRef:
+    original: StimulusRef | None
+    a: StimulusRef
+    b: StimulusRef
+    expected: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class StudyInfo:
+    """What the participant pages need from a study, without loading its manifest."""
+
+    pk: int
+    settings: Settings
+    questions: tuple[str, ...]
+    storage: dict[str, Any] | None
+    show_original: bool
+    options: tuple[str, ...]
+    pairs: dict[int, PairRef]
+
+
+def _caches() -> dict[str, dict]:
+    return current_app.extensions.setdefault("camstudy_cache", {"settings": {}, "static": {}})
+
+
+def _remember(cache: dict, key: Any, value: Any) -> Any:
+    with _cache_lock:
+        if len(cache) >= MAX_CACHED:
+            cache.clear()
+        cache[key] = value
+    return value
+
+
+def parsed_settings(raw: dict[str, Any]) -> Settings:
+    """``Settings.from_dict(raw)``, parsed once per process for each distinct content."""
+    cache = _caches()["settings"]
+    key = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+    hit = cache.get(key)
+    return hit if hit is not None else _remember(cache, key, Settings.from_dict(raw))
+
+
 def settings_of(study: Study) -> Settings:
-    return Settings.from_dict(study.settings)
+    return parsed_settings(study.settings)
+
+
+def _study_static(session: Session, pk: int, sha: str) -> dict[str, Any]:
+    cache = _caches()["static"]
+    hit = cache.get((pk, sha))
+    if hit is not None:
+        return hit
+    manifest = session.scalar(select(Study.manifest).where(Study.id == pk)) or {}
+    stimuli = {sid: StimulusRef(name, url) for sid, name, url in session.execute(
+        select(Stimulus.id, Stimulus.name, Stimulus.url).where(Stimulus.study_pk == pk))}
+    pairs = {pid: PairRef(stimuli.get(o) if o is not None else None, stimuli[a], stimuli[b], expected)
+             for pid, o, a, b, expected in session.execute(
+                 select(Pair.id, Pair.original_pk, Pair.a_pk, Pair.b_pk, Pair.expected).where(Pair.study_pk == pk))}
+    static = {
+        "questions": tuple(manifest.get("questions") or ()),
+        "storage": manifest.get("storage"),
+        "render_show_original": (manifest.get("render") or {}).get("show_original", True),
+        "pairs": pairs,
+    }
+    return _remember(cache, (pk, sha), static)
+
+
+def study_info(session: Session, study_pk: int) -> StudyInfo:
+    """The study's cached settings and manifest data (one small query per request)."""
+    memo = g.setdefault("camstudy_study_info", {})
+    info = memo.get(study_pk)
+    if info is not None:
+        return info
+    sha, raw = session.execute(select(Study.manifest_sha256, Study.settings).where(Study.id == study_pk)).one()
+    settings = parsed_settings(raw)
+    static = _study_static(session, study_pk, sha)
+    value = settings.survey["show_original"]
+    info = StudyInfo(
+        pk=study_pk, settings=settings, questions=static["questions"], storage=static["storage"],
+        show_original=bool(static["render_show_original"] if value is None else value),
+        options=("A", "B") + (("same",) if settings.survey["allow_same"] else ()),
+        pairs=static["pairs"],
+    )
+    memo[study_pk] = info
+    return info
+
+
+def participant_trials(session: Session, participant: Participant) -> list[Trial]:
+    """All of the participant's trials in order (one query; where they stand follows from it)."""
+    return list(session.scalars(
+        select(Trial).where(Trial.participant_pk == participant.id).order_by(Trial.trial_index)))
+
+
+def _first_open(trials: list[Trial]) -> Trial | None:
+    return next((t for t in trials if t.answered_at is None), None)
 
 
 def active_study(session: Session) -> Study | None:
@@ -68,8 +182,8 @@ def first_unanswered(session: Session, participant: Participant) -> Trial | None
     )
 
 
-def next_url(session: Session, participant: Participant) -> str:
-    """Where this participant should be now."""
+def next_url(session: Session, participant: Participant, trials: list[Trial] | None = None) -> str:
+    """Where this participant should be now (``trials``: their trials, if already loaded)."""
     token = participant.token
     if participant.consented_at is None:
         return url_for("survey.consent", token=token)
@@ -77,15 +191,15 @@ def next_url(session: Session, participant: Participant) -> str:
         return url_for("survey.instructions", token=token)
     if participant.allocated_at is None:
         return url_for("survey.consent", token=token)
-    trial = first_unanswered(session, participant)
+    trial = first_unanswered(session, participant) if trials is None else _first_open(trials)
     if trial is not None:
         return url_for("survey.trial", token=token, index=trial.trial_index)
-    if participant.questionnaire is None and settings_of(participant.study).survey["questionnaire"]:
+    if participant.questionnaire is None and study_info(session, participant.study_pk).settings.survey["questionnaire"]:
         return url_for("survey.questionnaire", token=token)
     return url_for("survey.done", token=token)
 
 
-def stimulus_url(stimulus: Stimulus | None, storage: dict[str, Any] | None = None) -> str | None:
+def stimulus_url(stimulus: Stimulus | StimulusRef | None, storage: dict[str, Any] | None = None) -> str | None:
     if stimulus is None:
         return None
     if stimulus.url and stimulus.url.startswith("s3://"):
@@ -95,9 +209,13 @@ def stimulus_url(stimulus: Stimulus | None, storage: dict[str, Any] | None = Non
     return stimulus.url or url_for("survey.stimulus", name=stimulus.name)
 
 
-def trial_images(trial: Trial, show_original: bool) -> dict[str, str | None]:
-    pair = trial.pair
-    storage = pair.study.manifest.get("storage")
+def trial_images(trial: Trial, show_original: bool, info: StudyInfo | None = None) -> dict[str, str | None]:
+    pair = info.pairs.get(trial.pair_pk) if info is not None else None
+    if pair is None:
+        pair = trial.pair
+        storage = pair.study.manifest.get("storage")
+    else:
+        storage = info.storage
     left, right = (pair.b, pair.a) if trial.swapped else (pair.a, pair.b)
     return {
         "original": stimulus_url(pair.original, storage) if show_original else None,
@@ -123,30 +241,26 @@ def counts(session: Session, participant: Participant) -> tuple[int, int]:
     return answered, total
 
 
-def trial_view(session: Session, participant: Participant, trial: Trial) -> dict[str, Any]:
+def trial_view(session: Session, participant: Participant, trial: Trial,
+               trials: list[Trial] | None = None) -> dict[str, Any]:
     """Everything a client needs to show one trial; nothing that names a method."""
-    study = participant.study
-    settings = settings_of(study)
-    original = show_original(study, settings)
-    texts = settings.survey["questions"]
-    options = ["A", "B"] + (["same"] if settings.survey["allow_same"] else [])
-    answered, total = counts(session, participant)
-    following = session.scalar(
-        select(Trial)
-        .where(Trial.participant_pk == participant.id, Trial.trial_index > trial.trial_index)
-        .order_by(Trial.trial_index)
-        .limit(1)
-    )
+    info = study_info(session, participant.study_pk)
+    texts = info.settings.survey["questions"]
+    if trials is None:
+        trials = participant_trials(session, participant)
+    real = [t for t in trials if not t.is_practice]
+    answered, total = sum(t.answered_at is not None for t in real), len(real)
+    following = next((t for t in trials if t.trial_index > trial.trial_index), None)
     return {
         "trial_index": trial.trial_index,
         "is_practice": trial.is_practice,
         "is_last": following is None,
-        "images": trial_images(trial, original),
-        "questions": [{"id": q, "text": texts[q]} for q in study.manifest["questions"]],
-        "options": options,
+        "images": trial_images(trial, info.show_original, info),
+        "questions": [{"id": q, "text": texts[q]} for q in info.questions],
+        "options": list(info.options),
         "progress": {"answered": answered, "total": total},
         "answered": trial.answered_at is not None,
-        "preload": [u for u in trial_images(following, original).values() if u] if following else [],
+        "preload": [u for u in trial_images(following, info.show_original, info).values() if u] if following else [],
         "answer_url": url_for("api.answer", token=participant.token, index=trial.trial_index),
     }
 
@@ -190,26 +304,26 @@ def save_answers(session: Session, participant: Participant, index: int, body: A
     without a new row; different answers to an answered trial, or answers to a trial
     ahead of the participant's place, are refused.
     """
-    study = participant.study
-    settings = settings_of(study)
-    questions = list(study.manifest["questions"])
-    options = ["A", "B"] + (["same"] if settings.survey["allow_same"] else [])
-    key, parsed = _parse_answers(body, questions, options)
+    info = study_info(session, participant.study_pk)
+    questions = list(info.questions)
+    key, parsed = _parse_answers(body, questions, list(info.options))
     if index < MIN_INDEX:
         raise AnswerError(404, f"Trial {index} is not part of this participant's survey.")
-    trial = session.scalar(select(Trial).filter_by(participant_pk=participant.id, trial_index=index))
+    trials = participant_trials(session, participant)
+    trial = next((t for t in trials if t.trial_index == index), None)
     if trial is None:
         raise AnswerError(404, f"Trial {index} is not part of this participant's survey.")
     if trial.answered_at is not None:
         return _replay(session, participant, trial, key, parsed)
-    current = first_unanswered(session, participant)
+    current = _first_open(trials)
     if current is not None and current.trial_index != index:
         session.refresh(trial)  # a concurrent retry may have answered it since we looked
         if trial.answered_at is not None:
             return _replay(session, participant, trial, key, parsed)
         raise AnswerError(409, f"Trial {current.trial_index} comes first; answers must follow the survey's order.")
     now = utcnow()
-    expected = trial.pair.expected or {}
+    pair = info.pairs.get(trial.pair_pk)
+    expected = (pair.expected if pair is not None else trial.pair.expected) or {}
     for q in questions:
         side, rt = parsed[q]
         if trial.is_attention_check:
@@ -229,7 +343,7 @@ def save_answers(session: Session, participant: Participant, index: int, body: A
         session.rollback()
         session.refresh(trial)
         return _replay(session, participant, trial, key, parsed)
-    return True, next_url(session, participant)
+    return True, next_url(session, participant, trials)
 
 
 def _replay(session: Session, participant: Participant, trial: Trial, key: str,

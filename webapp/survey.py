@@ -6,11 +6,12 @@ that opening the site again resumes the same participant.
 """
 from __future__ import annotations
 
+import os
 import struct
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, redirect, render_template, session, url_for
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, RadioField, SubmitField, TextAreaField
@@ -19,7 +20,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from webapp import sources
 from webapp.assignment import StudyFull, allocate
 from webapp.db import Participant, Stimulus, Study, Trial, db, utcnow
-from webapp.flow import active_study, next_url, participant_or_404, settings_of, trial_view
+from webapp.flow import active_study, next_url, participant_or_404, participant_trials, settings_of, study_info, trial_view
 
 bp = Blueprint("survey", __name__)
 
@@ -119,13 +120,14 @@ def instructions(token: str):
 def trial(token: str, index: int):
     participant = participant_or_404(token)
     remember(participant)
-    target = next_url(db.session, participant)
+    trials = participant_trials(db.session, participant)
+    target = next_url(db.session, participant, trials)
     here = url_for("survey.trial", token=token, index=index)
     if target != here:  # answered already, or not reached yet: go to the right place
         return redirect(target)
-    t = db.session.scalar(select(Trial).filter_by(participant_pk=participant.id, trial_index=index))
-    view = trial_view(db.session, participant, t)
-    return render_template("survey/trial.html", p=participant, s=settings_of(participant.study).survey, t=view)
+    t = next(t for t in trials if t.trial_index == index)
+    view = trial_view(db.session, participant, t, trials)
+    return render_template("survey/trial.html", p=participant, s=study_info(db.session, participant.study_pk).settings.survey, t=view)
 
 
 @bp.route("/s/<token>/questionnaire", methods=["GET", "POST"])
@@ -181,20 +183,38 @@ def _stimulus_bytes(path: str, sha256: str) -> bytes:  # sha256 in the key: a ne
     return strip_png_metadata(Path(path).read_bytes())
 
 
+def _stimulus_index() -> dict[str, tuple[str, str, str | None]]:
+    """name -> (file path, sha256, url) over every imported study, cached per process.
+
+    Keyed by the studies' (pk, manifest_sha256, study_dir): one small query per image
+    request tells whether a study was imported, replaced, moved or deleted since."""
+    studies = tuple(tuple(r) for r in db.session.execute(
+        select(Study.id, Study.manifest_sha256, Study.study_dir).order_by(Study.id)))
+    cache = current_app.extensions.setdefault("camstudy_stimuli", {})
+    index = cache.get(studies)
+    if index is None:
+        dirs = {pk: study_dir for pk, _, study_dir in studies}
+        index = {}
+        for name, file, sha, url, study_pk in db.session.execute(
+            select(Stimulus.name, Stimulus.file, Stimulus.sha256, Stimulus.url, Stimulus.study_pk).order_by(Stimulus.id)
+        ):
+            if study_pk in dirs:
+                index.setdefault(name, (str(Path(dirs[study_pk]) / file), sha, url))
+        cache.clear()  # only the current set of studies is worth keeping
+        cache[studies] = index
+    return index
+
+
 @bp.get("/stimuli/<name>.png")
 def stimulus(name: str):
-    row = db.session.execute(
-        select(Stimulus, Study.study_dir).join(Study, Stimulus.study_pk == Study.id).where(Stimulus.name == name).limit(1)
-    ).first()
-    if row is None or row[0].url:
+    found = _stimulus_index().get(name)
+    if found is None or found[2]:
         abort(404, "No such image.")
-    stim, study_dir = row
-    path = Path(study_dir) / stim.file
-    if not path.is_file():
+    path, sha256, _url = found
+    if not os.path.isfile(path):
         abort(404, "No such image.")
-    resp = Response(_stimulus_bytes(str(path), stim.sha256), mimetype="image/png")
+    resp = Response(_stimulus_bytes(path, sha256), mimetype="image/png")
     resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     resp.headers["Cross-Origin-Resource-Policy"] = "same-origin"
-    resp.set_etag(stim.name)
-    return resp
-
+    resp.set_etag(name)
+    return resp.make_conditional(request)  # If-None-Match: 304 without the body
