@@ -64,21 +64,36 @@ def run_one(kind: str, args: argparse.Namespace, work: Path) -> dict:
     with Session(engine) as s:
         import_study(s, study)
     server = start_prod(url, work / f"{kind}-server.log", workers=args.workers, threads=args.threads)
+    cpu = os.times()  # the server is a child process: its CPU time shows in children_* once it has exited
     try:
         manifest = json.loads((study / "manifest.json").read_text())
-        opts = ClientOptions(forwarded_for=True, timeout_s=30)
+        opts = ClientOptions(forwarded_for=True, timeout_s=30, trust_env=False)  # 127.0.0.1: no proxy, no .netrc
         result = simulate(server.url, args.participants, manifest=manifest, concurrency=args.concurrency,
                           opts=opts, max_seconds=args.max_seconds, seed=1)
+        client_cpu = (os.times().user + os.times().system) - (cpu.user + cpu.system)
         health = server.health()
     finally:
         server.stop()
+    after = os.times()
+    server_cpu = (after.children_user + after.children_system) - (cpu.children_user + cpu.children_system)
     summary = result.summary()
     problems = audit(engine, result, slack=args.slack)
     engine.dispose()
     if kind == "postgres":
         drop_postgres("camstudy_bench")
     log = (work / f"{kind}-server.log").read_text(errors="replace").splitlines()
-    summary["server_log_errors"] = [line for line in log if "Error" in line or "WORKER" in line][:20]
+    hits = [i for i, line in enumerate(log) if "Error" in line or "WORKER" in line]
+    summary["server_log_errors"] = [log[i] for i in hits][:20]
+    # the traceback's last frames before the first few errors: where it was raised
+    summary["server_log_context"] = [log[j] for i in hits[:3] for j in range(max(0, i - 8), i)
+                                     if log[j].lstrip().startswith("File ")]
+    wall = summary["seconds"] or 1
+    summary["cpu"] = {  # CPU seconds over the run; cores x wall is what the machine had
+        "client_s": round(client_cpu, 1), "server_s": round(server_cpu, 1),
+        "cores_x_wall_s": round((os.cpu_count() or 1) * wall, 1),
+        "client_share": round(client_cpu / ((os.cpu_count() or 1) * wall), 2),
+        "server_share": round(server_cpu / ((os.cpu_count() or 1) * wall), 2),
+    }
     summary.update(database=kind, health_after=health[0], ratings_per_pair=ratings, db_problems=problems[:20],
                    db_problem_count=len(problems))
     return summary
@@ -121,9 +136,14 @@ def main(argv: list[str] | None = None) -> int:
                   f"image p99 {s['image_ms']['p99']} ms; requests {s['requests']}")
             print(f"  retries {s['retries']}, 5xx {s['status_5xx']}, errors {s['error_count']}, "
                   f"/healthz after {s['health_after']}; load average after {s['load_average_after']}")
+            c = s["cpu"]
+            print(f"  CPU: client {c['client_s']} s ({c['client_share']:.0%} of {c['cores_x_wall_s']} core-s), "
+                  f"app server {c['server_s']} s ({c['server_share']:.0%}); the rest is the database and idle")
             print(f"  database check: {'OK' if not s['db_problem_count'] else s['db_problems']}")
             for line in s["server_log_errors"]:
                 print(f"  server log: {line}")
+            for line in s["server_log_context"]:
+                print(f"  server log (raised at): {line.strip()}")
             sound = not (s["db_problem_count"] or s["error_count"] or s["status_5xx"]
                          or s["completed"] + s["study_full"] != s["participants"])
             fast = (s["answers_per_s"] or 0) >= TARGETS["answers_per_s"] and (a["p99"] or 1e9) < TARGETS["answer_p99_ms"]

@@ -16,7 +16,7 @@ from typing import Any
 from flask import abort, current_app, g, url_for
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from webapp.db import Pair, Participant, Response, Study, Stimulus, Trial, db, utcnow
 from webapp.settings import Settings
@@ -153,9 +153,10 @@ def _first_open(trials: list[Trial]) -> Trial | None:
 def active_study(session: Session) -> Study | None:
     """The study new participants join: CAMSTUDY_STUDY, else the latest imported."""
     wanted = current_app.config.get("CAMSTUDY_STUDY")
+    lazy_manifest = defer(Study.manifest)  # large; loaded on first access, if any
     if wanted:
-        return session.scalar(select(Study).filter_by(study_id=wanted))
-    return session.scalar(select(Study).order_by(Study.imported_at.desc(), Study.id.desc()).limit(1))
+        return session.scalar(select(Study).filter_by(study_id=wanted).options(lazy_manifest))
+    return session.scalar(select(Study).order_by(Study.imported_at.desc(), Study.id.desc()).limit(1).options(lazy_manifest))
 
 
 def participant_or_404(token: str) -> Participant:

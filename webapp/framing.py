@@ -16,13 +16,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from flask import Flask, current_app, g, session
+from typing import Any
+
+from flask import Flask, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import select
 
 from webapp import sources
 from webapp.db import Participant, db
 from webapp.flow import KEY_RE
+
+
+CACHEABLE_ENDPOINTS = frozenset({"static", "survey.stimulus"})
 
 
 def is_framed(source: str | None) -> bool:
@@ -38,6 +43,13 @@ class FramedSessionInterface(SecureCookieSessionInterface):
     def get_cookie_secure(self, app: Flask) -> bool:
         return True if is_framed(g.get("participant_source")) else super().get_cookie_secure(app)
 
+    def should_set_cookie(self, app: Flask, session_: Any) -> bool:
+        """Images and static files (cacheable, fetched many times per page) never re-send the
+        cookie; pages and API calls still refresh a permanent session as Flask does."""
+        if request.endpoint in CACHEABLE_ENDPOINTS and not session_.modified:
+            return False
+        return super().should_set_cookie(app, session_)
+
 
 def csrf_secret_for(token: str) -> str:
     key = current_app.config["SECRET_KEY"]
@@ -50,7 +62,14 @@ def _token_csrf(endpoint: str | None, values: dict | None) -> None:
     token = (values or {}).get("token")
     if (endpoint or "").startswith("api.") or not token or not KEY_RE.fullmatch(str(token)):
         return
-    source = db.session.scalar(select(Participant.source).filter_by(token=token))
+    sources_by_token = current_app.extensions.setdefault("camstudy_token_source", {})
+    source = sources_by_token.get(token)
+    if source is None:  # a participant's source never changes: look it up once per process
+        source = db.session.scalar(select(Participant.source).filter_by(token=token))
+        if source is not None:
+            if len(sources_by_token) >= 100_000:
+                sources_by_token.clear()
+            sources_by_token[token] = source
     if is_framed(source):
         g.participant_source = source
         field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")

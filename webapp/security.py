@@ -1,13 +1,49 @@
 """CSRF, rate limits, security headers and error pages shared by every blueprint."""
 from __future__ import annotations
 
+import threading
+
 from flask import Flask, Response, g, jsonify, render_template, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from limits.storage import MemoryStorage
 from werkzeug.exceptions import HTTPException
 
 from webapp import sources
+
+
+
+class LockedMemoryStorage(MemoryStorage):
+    """``memory://`` rate-limit storage whose expiry timer is replaced under a lock.
+
+    limits 5.8's MemoryStorage checks ``timer.is_alive()`` and then creates and starts a
+    new timer without a lock, so two request threads of one gthread worker can both
+    replace it and one calls ``start()`` on a timer the other already started:
+    ``RuntimeError: threads can only be started once``, a 500 on the answer POST or
+    /lab under load. Registering under the ``memory`` scheme makes Flask-Limiter's
+    ``memory://`` (the default) use this class.
+    """
+
+    STORAGE_SCHEME = ["memory"]
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        self._timer_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def __setstate__(self, state: dict) -> None:
+        self._timer_lock = threading.Lock()
+        super().__setstate__(state)
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # overrides the base class's private method
+        if self.timer.is_alive():
+            return
+        with self._timer_lock:
+            if not self.timer.is_alive():
+                self.timer = threading.Timer(0.01, self._MemoryStorage__expire_events)
+                self.timer.daemon = True
+                self.timer.start()
+
 
 csrf = CSRFProtect()
 limiter = Limiter(get_remote_address, default_limits=[], headers_enabled=True)

@@ -159,6 +159,7 @@ class ClientOptions:
     lab_password: str | None = None
     forwarded_for: bool = False  # pose as a proxy: each participant gets its own X-Forwarded-For
     think_s: float = 0.0  # pause per trial (a person looks at the images)
+    trust_env: bool = True  # requests reads proxies/.netrc from the environment (off: less client CPU)
 
 
 class SimulatedParticipant:
@@ -171,6 +172,7 @@ class SimulatedParticipant:
         self.result = ParticipantResult(participant_id)
         self.http = requests.Session()
         self.http.headers["User-Agent"] = USER_AGENT
+        self.http.trust_env = opts.trust_env
         if opts.forwarded_for:
             self.http.headers["X-Forwarded-For"] = f"10.{seed >> 16 & 255}.{seed >> 8 & 255}.{seed & 255}"
         self.cache: set[str] = set()  # what the browser cache holds (static files, immutable images)

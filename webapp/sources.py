@@ -68,7 +68,10 @@ class LabSource(Source):
     name = "lab"
 
     def completion_context(self, participant: Participant) -> dict[str, Any]:
-        kiosk = participant.study.settings["recruitment"]["lab_mode"] == "kiosk"
+        from webapp.db import db
+        from webapp.flow import study_info
+
+        kiosk = study_info(db.session, participant.study_pk).settings.recruitment["lab_mode"] == "kiosk"
         return {"lab_kiosk": kiosk}
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 from wtforms import BooleanField, RadioField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -75,14 +76,14 @@ def landing(token: str):
     remember(participant)
     if participant.consented_at is not None:
         return redirect(next_url(db.session, participant))
-    return render_template("survey/landing.html", p=participant, s=settings_of(participant.study).survey)
+    return render_template("survey/landing.html", p=participant, s=study_info(db.session, participant.study_pk).settings.survey)
 
 
 @bp.route("/s/<token>/consent", methods=["GET", "POST"])
 def consent(token: str):
     participant = participant_or_404(token)
     remember(participant)
-    settings = settings_of(participant.study)
+    settings = study_info(db.session, participant.study_pk).settings
     form = ConsentForm()
     if participant.allocated_at is not None:
         return redirect(next_url(db.session, participant))
@@ -90,6 +91,8 @@ def consent(token: str):
         if participant.consented_at is None:
             participant.consented_at = utcnow()
             db.session.commit()
+        # participant.study then comes from the identity map, without the large manifest column
+        db.session.get(Study, participant.study_pk, options=[defer(Study.manifest)])
         try:
             allocate(db.session, participant, settings)
         except StudyFull:
@@ -103,7 +106,7 @@ def instructions(token: str):
     participant = participant_or_404(token)
     if participant.allocated_at is None or participant.instructed_at is not None:
         return redirect(next_url(db.session, participant))
-    settings = settings_of(participant.study)
+    settings = study_info(db.session, participant.study_pk).settings
     form = ContinueForm()
     if form.validate_on_submit():
         participant.instructed_at = utcnow()
@@ -140,7 +143,7 @@ def questionnaire(token: str):
         participant.questionnaire = {"familiarity": form.familiarity.data, "comments": form.comments.data or ""}
         db.session.commit()
         return redirect(next_url(db.session, participant))
-    return render_template("survey/questionnaire.html", p=participant, s=settings_of(participant.study).survey, form=form)
+    return render_template("survey/questionnaire.html", p=participant, s=study_info(db.session, participant.study_pk).settings.survey, form=form)
 
 
 @bp.get("/s/<token>/done")
@@ -152,7 +155,7 @@ def done(token: str):
         participant.completed_at = utcnow()
         db.session.commit()
     extra = sources.get(participant.source).completion_context(participant)
-    return render_template("survey/done.html", p=participant, s=settings_of(participant.study).survey, **extra)
+    return render_template("survey/done.html", p=participant, s=study_info(db.session, participant.study_pk).settings.survey, **extra)
 
 
 # --------------------------------------------------------------------------- stimuli
