@@ -1,7 +1,7 @@
 """Survey load test: simulated participants over HTTP against `camstudy serve --prod`.
 
     .venv/bin/python benchmarks/load_test.py [--db sqlite|postgres|both] [--participants 400]
-        [--concurrency 200] [--workers 4] [--threads 4] [--max-seconds 300] [--json out.json]
+        [--concurrency 200] [--workers 4] [--threads 4] [--think 0] [--max-seconds 300] [--json out.json]
 
 Everything runs on 127.0.0.1: a fresh database (a SQLite file, or a PostgreSQL database
 ``camstudy_bench`` created and dropped through $CAMSTUDY_TEST_POSTGRES_URL's server), a
@@ -67,7 +67,7 @@ def run_one(kind: str, args: argparse.Namespace, work: Path) -> dict:
     cpu = os.times()  # the server is a child process: its CPU time shows in children_* once it has exited
     try:
         manifest = json.loads((study / "manifest.json").read_text())
-        opts = ClientOptions(forwarded_for=True, timeout_s=30, trust_env=False)  # 127.0.0.1: no proxy, no .netrc
+        opts = ClientOptions(forwarded_for=True, timeout_s=30, trust_env=False, think_s=args.think)  # 127.0.0.1: no proxy, no .netrc
         result = simulate(server.url, args.participants, manifest=manifest, concurrency=args.concurrency,
                           opts=opts, max_seconds=args.max_seconds, seed=1)
         client_cpu = (os.times().user + os.times().system) - (cpu.user + cpu.system)
@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--slack", type=int, default=1)
+    ap.add_argument("--think", type=float, default=0.0,
+                    help="seconds each simulated person looks at a trial before answering (0.5-1.5x; default 0)")
     ap.add_argument("--max-seconds", type=float, default=300)
     ap.add_argument("--no-targets", action="store_true", help="fail only on lost/duplicated data or errors")
     ap.add_argument("--json", type=Path, help="also write the results here")

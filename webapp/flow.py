@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import abort, current_app, g, url_for
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
@@ -88,12 +88,15 @@ def _remember(cache: dict, key: Any, value: Any) -> Any:
     return value
 
 
-def parsed_settings(raw: dict[str, Any]) -> Settings:
-    """``Settings.from_dict(raw)``, parsed once per process for each distinct content."""
+def parsed_settings(raw: dict[str, Any] | str) -> Settings:
+    """``Settings.from_dict(raw)``, parsed once per process for each distinct content
+    (``raw``: the stored settings, or their JSON text as the database returns it)."""
     cache = _caches()["settings"]
-    key = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+    key = raw if isinstance(raw, str) else json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
     hit = cache.get(key)
-    return hit if hit is not None else _remember(cache, key, Settings.from_dict(raw))
+    if hit is None:
+        hit = _remember(cache, key, Settings.from_dict(json.loads(raw) if isinstance(raw, str) else raw))
+    return hit
 
 
 def settings_of(study: Study) -> Settings:
@@ -126,7 +129,8 @@ def study_info(session: Session, study_pk: int) -> StudyInfo:
     info = memo.get(study_pk)
     if info is not None:
         return info
-    sha, raw = session.execute(select(Study.manifest_sha256, Study.settings).where(Study.id == study_pk)).one()
+    sha, raw = session.execute(  # the settings as text: the cache key, decoded only on a miss
+        select(Study.manifest_sha256, cast(Study.settings, Text)).where(Study.id == study_pk)).one()
     settings = parsed_settings(raw)
     static = _study_static(session, study_pk, sha)
     value = settings.survey["show_original"]
