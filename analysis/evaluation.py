@@ -8,7 +8,6 @@ pairs with both a human majority and an objective difference.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ import pandas as pd
 
 from analysis.clustered import pair_votes
 from analysis.errors import AnalysisError, NotComputable
-from analysis.load import Manifest, _check_version
+from analysis.load import Manifest, read_document
 from analysis.proportion import BinomialResult, binomial
 
 EVALUATION_VERSIONS = (1,)
@@ -92,15 +91,7 @@ def evaluation_path(manifest: Manifest) -> Path:
 
 def read_evaluation(path: str | Path) -> Evaluation:
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise AnalysisError(f"{path}: evaluation not found") from None
-    except json.JSONDecodeError as exc:
-        raise AnalysisError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict) or data.get("kind") != "camstudy-evaluation":
-        raise AnalysisError(f"{path}: expected an object with kind 'camstudy-evaluation'")
-    _check_version(path, data.get("format_version"), EVALUATION_VERSIONS, "evaluation")
+    data = read_document(path, "camstudy-evaluation", EVALUATION_VERSIONS, "evaluation")
     rows = pd.DataFrame(data.get("rows") or [])
     if rows.empty or not {"pair_id", "method"} <= set(rows.columns):
         raise AnalysisError(f"{path}: 'rows' must list pair_id and method for every evaluated map")

@@ -184,17 +184,23 @@ class Manifest:
     raw: dict
 
 
-def read_manifest(path: str | Path) -> Manifest:
-    path = Path(path)
+def read_document(path: Path, kind: str, versions: tuple[int, ...], what: str) -> dict:
+    """A camstudy JSON file: exists, parses, has the expected ``kind`` and a known version."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise AnalysisError(f"{path}: manifest not found") from None
+        raise AnalysisError(f"{path}: {what} not found") from None
     except json.JSONDecodeError as exc:
         raise AnalysisError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict) or data.get("kind") != "camstudy-manifest":
-        raise AnalysisError(f"{path}: expected an object with kind 'camstudy-manifest'")
-    _check_version(path, data.get("format_version"), MANIFEST_VERSIONS, "manifest")
+    if not isinstance(data, dict) or data.get("kind") != kind:
+        raise AnalysisError(f"{path}: expected an object with kind '{kind}'")
+    _check_version(path, data.get("format_version"), versions, what)
+    return data
+
+
+def read_manifest(path: str | Path) -> Manifest:
+    path = Path(path)
+    data = read_document(path, "camstudy-manifest", MANIFEST_VERSIONS, "manifest")
     if not isinstance(data.get("pairs"), list):
         raise AnalysisError(f"{path}: 'pairs' must be a list")
     rows = [_pair_row(path, p) for p in data["pairs"] if not p.get("is_attention_check")]

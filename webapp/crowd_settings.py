@@ -8,11 +8,10 @@ so the worker pages and ``camstudy mturk`` read the same values.
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from webapp.settings import _BOOL, Check, SettingsError, _int, _str
+from webapp.settings import _BOOL, Check, SettingsError, _int, _str, read_toml, validate_sections
 
 _MONEY: tuple[str, Check] = (
     'an amount in US dollars as a string with two decimals, e.g. "1.50"',
@@ -71,22 +70,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, tuple[str, Check]]]] = {
 
 def parse_crowd_sections(doc: dict[str, Any], filename: str) -> dict[str, dict[str, Any]]:
     """Validate ``[mturk]`` and ``[prolific]`` of a parsed study.toml, with defaults filled in."""
-    out: dict[str, dict[str, Any]] = {}
-    for section, keys in SCHEMA.items():
-        given = doc.get(section, {})
-        if not isinstance(given, dict):
-            raise SettingsError(f"{filename}: [{section}] must be a table")
-        values = {k: (list(d) if isinstance(d, list) else d) for k, (d, _) in keys.items()}
-        for key, value in given.items():
-            if key not in keys:
-                raise SettingsError(
-                    f"{filename}: [{section}] has an unknown key {key!r}; expected one of: {', '.join(sorted(keys))}"
-                )
-            what, ok = keys[key][1]
-            if not ok(value):
-                raise SettingsError(f"{filename}: [{section}] {key} must be {what}, got {value!r}")
-            values[key] = value
-        out[section] = values
+    out = validate_sections(doc, SCHEMA, filename)
     sources = (doc.get("recruitment") or {}).get("sources") or []
     if "prolific" in sources and not out["prolific"]["completion_code"]:
         raise SettingsError(
@@ -97,14 +81,7 @@ def parse_crowd_sections(doc: dict[str, Any], filename: str) -> dict[str, dict[s
 
 
 def load_crowd_sections(path: Path) -> dict[str, dict[str, Any]]:
-    if not path.exists():
-        return parse_crowd_sections({}, str(path))
-    try:
-        with path.open("rb") as f:
-            doc = tomllib.load(f)
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"{path}: not valid TOML ({exc})") from exc
-    return parse_crowd_sections(doc, str(path))
+    return parse_crowd_sections(read_toml(path), str(path))
 
 
 def crowd_settings(stored: dict[str, Any], section: str) -> dict[str, Any]:

@@ -18,8 +18,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from webapp.db import SIDES, Pair, Participant, Response, Stimulus, Study, Trial
-from webapp.crowd_settings import load_crowd_sections
-from webapp.settings import Settings, load_study_toml
+from webapp.crowd_settings import parse_crowd_sections
+from webapp.settings import Settings, parse_sections, read_toml
 from webapp.stimulus_urls import s3_uri
 
 FORMAT_VERSIONS = (1,)
@@ -177,8 +177,10 @@ def import_study(session: Session, study_dir: Path, replace: bool = False,
 
 def _import(session: Session, study_dir: Path, replace: bool, discard_answers: bool) -> ImportResult:
     manifest = read_manifest(study_dir)
-    settings = load_study_toml(study_dir / "study.toml")
-    stored_settings = {**settings.as_dict(), **load_crowd_sections(study_dir / "study.toml")}
+    toml_path = study_dir / "study.toml"
+    doc = read_toml(toml_path)
+    settings = parse_sections(doc, str(toml_path))
+    stored_settings = {**settings.as_dict(), **parse_crowd_sections(doc, str(toml_path))}
     path = study_dir / "manifest.json"
     questions = manifest["questions"]
     missing = [q for q in questions if q not in settings.survey["questions"]]

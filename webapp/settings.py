@@ -116,10 +116,15 @@ class Settings:
         return parse_sections(d, "<database>")
 
 
-def parse_sections(doc: dict[str, Any], filename: str) -> Settings:
-    """Validate the webapp's sections of a parsed study.toml and fill in defaults."""
+def validate_sections(doc: dict[str, Any], schema: dict[str, dict[str, Any]], filename: str
+                      ) -> dict[str, dict[str, Any]]:
+    """Check the sections ``schema`` names in a parsed study.toml; defaults filled in.
+
+    Unknown keys and bad values are errors naming the file, the section and the key. A key
+    whose default is ``None`` also accepts ``None``.
+    """
     out: dict[str, dict[str, Any]] = {}
-    for section, keys in SCHEMA.items():
+    for section, keys in schema.items():
         given = doc.get(section, {})
         if not isinstance(given, dict):
             raise SettingsError(f"{filename}: [{section}] must be a table")
@@ -134,20 +139,29 @@ def parse_sections(doc: dict[str, Any], filename: str) -> Settings:
             what, ok = keys[key][1]
             if not ok(value) and not (value is None and keys[key][0] is None):
                 raise SettingsError(f"{filename}: [{section}] {key} must be {what}, got {value!r}")
-            if key == "questions":
-                value = {**DEFAULT_QUESTIONS, **value}
             values[key] = value
         out[section] = values
+    return out
+
+
+def parse_sections(doc: dict[str, Any], filename: str) -> Settings:
+    """Validate the webapp's sections of a parsed study.toml and fill in defaults."""
+    out = validate_sections(doc, SCHEMA, filename)
+    out["survey"]["questions"] = {**DEFAULT_QUESTIONS, **out["survey"]["questions"]}
     return Settings(**out)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A parsed study.toml; an empty document if the study directory has none."""
+    if not path.exists():
+        return {}
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML ({exc})") from exc
 
 
 def load_study_toml(path: Path) -> Settings:
     """Read study.toml (or return defaults if the study directory has none)."""
-    if not path.exists():
-        return parse_sections({}, str(path))
-    try:
-        with path.open("rb") as f:
-            doc = tomllib.load(f)
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"{path}: not valid TOML ({exc})") from exc
-    return parse_sections(doc, str(path))
+    return parse_sections(read_toml(path), str(path))
