@@ -46,10 +46,11 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().error("give a study.toml, or --demo for the built-in demo")
     path = config.demo_config_path() if args.demo else args.config
     try:
+        cfg = config.load(path)
         manifest = generate(path, out=args.out, device=args.device, weights=args.weights)
     except CamStudyError as exc:
         print(f"camstudy generate: error: {exc}", file=sys.stderr)
         return 1
-    out = args.out or str(config.load(path).resolve(config.load(path).output.dir))
+    out = args.out or str(cfg.resolve(cfg.output.dir))
     print(summary_text(manifest, out))
     return 0

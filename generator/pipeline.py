@@ -60,6 +60,12 @@ class Run:
         entry = {"file": relative, "sha256": sha256(data), "url": self.s3.url(relative) if self.s3 else None}
         return entry
 
+    def encode_overlays(self, shown: torch.Tensor, maps01: torch.Tensor) -> list[bytes]:
+        """Heat overlays of display-resolution maps, encoded: the one path every stimulus takes."""
+        heat = render.apply_colormap(maps01, render.colormap(self.settings.colormap, self.device))
+        return encode_batch(render.blend(shown, heat, self.settings.alpha), self.settings.format,
+                            self.settings.jpeg_quality, self.settings.png_compression)
+
     def name(self, *parts) -> str:
         token = selection.opaque_token(self.cfg.pairs.seed, self.cfg.study.id, *parts)
         return f"stimuli/{token}{FORMATS[self.settings.format]}"
@@ -105,9 +111,7 @@ def render_batch(run: Run, jobs: list[selection.Job], displays: list[torch.Tenso
     for method, raw in result.maps.items():
         maps01 = render.upsample(render.relu_normalize(raw.float()), run.display_size, run.display_size)
         metrics = render.map_metrics(maps01)
-        heat = render.apply_colormap(maps01, render.colormap(run.settings.colormap, run.device))
-        files = encode_batch(render.blend(shown, heat, run.settings.alpha), run.settings.format,
-                             run.settings.jpeg_quality, run.settings.png_compression)
+        files = run.encode_overlays(shown, maps01)
         for item, data, m in zip(rendered, files, metrics):
             entry = run.save(run.name(item.job.record.image_id, item.job.class_index, method), data)
             item.files[method] = {**entry, "metrics": m}
@@ -180,9 +184,7 @@ def render_attention_checks(run: Run, source, rendered: list[Rendered]) -> list[
         shown = to_display(run, display[None].to(run.device))
         broad, focal = attention.catch_maps(rng, size=max(8, run.display_size // 4))
         maps01 = render.upsample(torch.stack([broad, focal]).to(run.device), run.display_size, run.display_size)
-        heat = render.apply_colormap(maps01, render.colormap(run.settings.colormap, run.device))
-        files = encode_batch(render.blend(shown.expand(2, -1, -1, -1), heat, run.settings.alpha),
-                             run.settings.format, run.settings.jpeg_quality, run.settings.png_compression)
+        files = run.encode_overlays(shown.expand(2, -1, -1, -1), maps01)
         metrics = render.map_metrics(maps01)
         sides = {}
         for kind, data, m in zip(("broad", "focal"), files, metrics):

@@ -29,11 +29,6 @@ def _table(name: str) -> np.ndarray:
         return tables[name]
 
 
-def colormap_names() -> list[str]:
-    with np.load(_TABLES) as tables:
-        return sorted(tables.files)
-
-
 def colormap(name: str, device: torch.device | str = "cpu") -> torch.Tensor:
     """The 256×3 uint8 table of a colormap (jet, turbo, viridis, inferno, gray)."""
     return torch.from_numpy(_table(name)).to(device)
@@ -75,13 +70,6 @@ class RenderSettings:
     png_compression: int = 1
     composite: bool = False  # one image original | A | B instead of separate files
     gap: int = 8             # pixels between the panels of a composite
-
-
-def overlays(images: torch.Tensor, maps01: torch.Tensor, settings: RenderSettings) -> torch.Tensor:
-    """Overlays (B×3×H×W uint8) of normalised feature-resolution maps on display images."""
-    h, w = images.shape[-2:]
-    heat = apply_colormap(upsample(maps01, h, w), colormap(settings.colormap, images.device))
-    return blend(images, heat, settings.alpha)
 
 
 def composite(original: torch.Tensor, left: torch.Tensor, right: torch.Tensor, gap: int) -> torch.Tensor:
