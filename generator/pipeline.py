@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from generator import __version__, attention, config, render, selection
 from generator.cams import compute_cams
-from generator.encode import CONTENT_TYPES, FORMATS, encode_batch
+from generator.encode import CONTENT_TYPES, FORMATS, encode_batch, pad_to_equal_length
 from generator.errors import CamStudyError
 from generator.images import ImageLoadError
 from generator.model_setup import ModelSetup, checkpoint_metadata, setup_model, weights_path
@@ -108,13 +108,17 @@ def render_batch(run: Run, jobs: list[selection.Job], displays: list[torch.Tenso
     scores = result.scores().float().cpu().tolist()
     p_of_target = probs.gather(1, targets[:, None])[:, 0].cpu().tolist()
     rendered = [Rendered(j, scores[i], p_of_target[i], {}) for i, j in enumerate(jobs)]
+    encoded, metrics = {}, {}
     for method, raw in result.maps.items():
         maps01 = render.upsample(render.relu_normalize(raw.float()), run.display_size, run.display_size)
-        metrics = render.map_metrics(maps01)
-        files = run.encode_overlays(shown, maps01)
-        for item, data, m in zip(rendered, files, metrics):
+        metrics[method] = render.map_metrics(maps01)
+        encoded[method] = run.encode_overlays(shown, maps01)
+    for i, item in enumerate(rendered):
+        # both sides padded to one byte length before hashing and saving: sizes name no method
+        blobs = pad_to_equal_length([encoded[method][i] for method in encoded])
+        for method, data in zip(encoded, blobs):
             entry = run.save(run.name(item.job.record.image_id, item.job.class_index, method), data)
-            item.files[method] = {**entry, "metrics": m}
+            item.files[method] = {**entry, "metrics": metrics[method][i]}
     if run.cfg.render.show_original:
         new = [i for i, j in enumerate(jobs) if j.record.image_id not in originals]
         if new:
@@ -184,7 +188,7 @@ def render_attention_checks(run: Run, source, rendered: list[Rendered]) -> list[
         shown = to_display(run, display[None].to(run.device))
         broad, focal = attention.catch_maps(rng, size=max(8, run.display_size // 4))
         maps01 = render.upsample(torch.stack([broad, focal]).to(run.device), run.display_size, run.display_size)
-        files = run.encode_overlays(shown.expand(2, -1, -1, -1), maps01)
+        files = pad_to_equal_length(run.encode_overlays(shown.expand(2, -1, -1, -1), maps01))
         metrics = render.map_metrics(maps01)
         sides = {}
         for kind, data, m in zip(("broad", "focal"), files, metrics):
