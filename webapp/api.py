@@ -61,12 +61,12 @@ def answer(token: str, index: int):
         return jsonify(error="The body is not valid JSON.", status=400), 400
     participant = participant_or_404(token)
     try:
-        created, next_step = save_answers(db.session, participant, index, body)
+        saved = save_answers(db.session, participant, index, body)
     except AnswerError as exc:
         db.session.rollback()
         return jsonify(error=exc.message, status=exc.status), exc.status
-    status = 201 if created else 200
-    return jsonify(status="saved" if created else "already_saved", next_url=next_step), status
+    return jsonify(status="saved" if saved.created else "already_saved", next_url=saved.next_url,
+                   next_trial=saved.next_trial), 201 if saved.created else 200
 
 
 @bp.get("/openapi.yaml")

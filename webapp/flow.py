@@ -302,8 +302,19 @@ def _parse_answers(body: Any, questions: list[str], options: list[str]) -> tuple
     return key, parsed
 
 
-def save_answers(session: Session, participant: Participant, index: int, body: Any) -> tuple[bool, str]:
-    """Store one trial's answers exactly once. Returns (created, url of the next step).
+@dataclass(frozen=True)
+class Saved:
+    """What an answer POST did: ``created`` (False: a retry, nothing new stored), where
+    the participant goes next, and that next trial's view when the next step is a trial
+    (the survey page shows it in place, without loading a new page)."""
+
+    created: bool
+    next_url: str
+    next_trial: dict[str, Any] | None = None
+
+
+def save_answers(session: Session, participant: Participant, index: int, body: Any) -> Saved:
+    """Store one trial's answers exactly once.
 
     A retry with the same idempotency key (or the same answers) is acknowledged again
     without a new row; different answers to an answered trial, or answers to a trial
@@ -348,13 +359,22 @@ def save_answers(session: Session, participant: Participant, index: int, body: A
         session.rollback()
         session.refresh(trial)
         return _replay(session, participant, trial, key, parsed)
-    return True, next_url(session, participant, trials)
+    return _saved(session, participant, True, trials)
+
+
+def _saved(session: Session, participant: Participant, created: bool, trials: list[Trial] | None = None) -> Saved:
+    if trials is None:
+        trials = participant_trials(session, participant)
+    following = _first_open(trials)
+    url = next_url(session, participant, trials)
+    view = trial_view(session, participant, following, trials) if following is not None else None
+    return Saved(created, url, view)
 
 
 def _replay(session: Session, participant: Participant, trial: Trial, key: str,
-            parsed: dict[str, tuple[str, int]]) -> tuple[bool, str]:
+            parsed: dict[str, tuple[str, int]]) -> Saved:
     stored = {r.question_id: r for r in trial.responses}
     same_answers = all(stored.get(q) and stored[q].response_side == side for q, (side, _) in parsed.items())
     if same_answers:  # a retry, a double click, a reload while the POST was in flight
-        return False, next_url(session, participant)
+        return _saved(session, participant, False)
     raise AnswerError(409, f"Trial {trial.trial_index} is already answered; answers cannot be changed.")

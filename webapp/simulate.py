@@ -4,10 +4,11 @@
 
 Each simulated participant is a cookie-keeping HTTP client that walks the same path as
 a person in the lab: ``/lab`` (CSRF form, participant id ``sim-<run>-<n>``) → landing →
-consent → instructions → every trial page (images fetched once, like a browser cache,
-and the next trial's prefetch) → answers POSTed as ``static/survey.js`` does (JSON, one
-idempotency key per trial, reused on every retry after a 429, a 5xx or a dropped
-connection) → questionnaire → completion page. Nothing is written to the database
+consent → instructions → the first trial page, then every trial as ``static/survey.js``
+shows it (images fetched once, like a browser cache, and the next trial's prefetch;
+answers POSTed as JSON with one idempotency key per trial, reused on every retry after a
+429, a 5xx or a dropped connection; the next trial taken from the POST's reply, a new
+page only where survey.js loads one) → questionnaire → completion page. Nothing is written to the database
 except through those requests, so everything they store is marked as simulated by
 its participant id prefix ``sim-``.
 
@@ -297,6 +298,8 @@ class SimulatedParticipant:
         raise SimulationError("the survey did not end")
 
     def trial(self, where: str) -> str:
+        """A trial page, then every following trial the page shows in place (as survey.js
+        does with the answer POST's ``next_trial``); returns where the survey goes next."""
         text, resp = self.page(where)
         if resp.status_code in (302, 303):
             return self.location(resp, "trial")
@@ -305,27 +308,49 @@ class SimulatedParticipant:
         m = ANSWER_URL_RE.search(text)
         if not m:
             raise SimulationError(f"{where}: no trial form")
-        answer_url = html.unescape(m.group(1))
-        images = [html.unescape(u) for u in IMG_RE.findall(text)]
-        for url in images:
-            self.fetch_once(url, "image")
         fieldsets = FIELDSET_RE.findall(text)
-        questions = [q for q, _ in fieldsets]
-        options = OPTION_RE.findall(fieldsets[0][1]) if fieldsets else ["A", "B"]
-        sides = choose(self.model, self.view, self.rng, images, questions, options)
-        for url in PREFETCH_RE.findall(text):
+        view = {
+            "answer_url": html.unescape(m.group(1)),
+            "images": [html.unescape(u) for u in IMG_RE.findall(text)],
+            "questions": [q for q, _ in fieldsets],
+            "options": OPTION_RE.findall(fieldsets[0][1]) if fieldsets else ["A", "B"],
+            "preload": [html.unescape(u) for u in PREFETCH_RE.findall(text)],
+            "is_practice": 'data-practice="true"' in text,
+        }
+        for _ in range(10_000):
+            data = self.answer(view)
+            following = data.get("next_trial")
+            if not following or following.get("is_practice") != view["is_practice"]:
+                return urlparse(data["next_url"]).path
+            images = following["images"]
+            view = {
+                "answer_url": following["answer_url"],
+                "images": [images[k] for k in ("original", "a", "b") if images.get(k)],
+                "questions": [q["id"] for q in following["questions"]],
+                "options": following["options"],
+                "preload": following["preload"],
+                "is_practice": following["is_practice"],
+            }
+        raise SimulationError("the trials did not end")
+
+    def answer(self, view: dict[str, Any]) -> dict[str, Any]:
+        """Look at one trial (its images, then the next trial's prefetch) and POST the answers."""
+        for url in view["images"]:
+            self.fetch_once(url, "image")
+        sides = choose(self.model, self.view, self.rng, view["images"], view["questions"], view["options"])
+        for url in view["preload"]:
             self.fetch_once(url, "image")
         if self.opts.think_s:
             time.sleep(self.rng.uniform(0.5, 1.5) * self.opts.think_s)
         key = uuid.uuid4().hex  # one per trial, reused on every retry (survey.js keeps it in sessionStorage)
         body = {"idempotency_key": key,
                 "answers": [{"question_id": q, "side": s, "rt_ms": self.model.rt_ms(self.rng)} for q, s in sides.items()]}
-        resp = self.request("POST", answer_url, "answer", json=body)
+        resp = self.request("POST", view["answer_url"], "answer", json=body)
         if resp.status_code not in (200, 201):
-            raise SimulationError(f"answer to {where}: HTTP {resp.status_code} {resp.text[:200]}")
-        index = int(answer_url.rstrip("/").split("/")[-2])
+            raise SimulationError(f"answer to {view['answer_url']}: HTTP {resp.status_code} {resp.text[:200]}")
+        index = int(view["answer_url"].rstrip("/").split("/")[-2])
         self.result.acks.append(Ack(index, key, sides, resp.status_code))
-        return urlparse(resp.json()["next_url"]).path
+        return resp.json()
 
 
 # --------------------------------------------------------------------------- many participants

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import struct
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -188,11 +189,14 @@ def _stimulus_bytes(path: str, sha256: str) -> bytes:  # sha256 in the key: a ne
     return strip_png_metadata(Path(path).read_bytes())
 
 
+STIMULI_RECHECK_S = 2.0
+
+
 def _stimulus_index() -> dict[str, tuple[str, str, str | None]]:
     """name -> (file path, sha256, url) over every imported study, cached per process.
 
-    Keyed by the studies' (pk, manifest_sha256, study_dir): one small query per image
-    request tells whether a study was imported, replaced, moved or deleted since."""
+    Keyed by the studies' (pk, manifest_sha256, study_dir): one small query tells whether
+    a study was imported, replaced, moved or deleted since."""
     studies = tuple(tuple(r) for r in db.session.execute(
         select(Study.id, Study.manifest_sha256, Study.study_dir).order_by(Study.id)))
     cache = current_app.extensions.setdefault("camstudy_stimuli", {})
@@ -207,12 +211,26 @@ def _stimulus_index() -> dict[str, tuple[str, str, str | None]]:
                 index.setdefault(name, (str(Path(dirs[study_pk]) / file), sha, url))
         cache.clear()  # only the current set of studies is worth keeping
         cache[studies] = index
+    cache["checked"] = (time.monotonic(), index)
     return index
+
+
+def _find_stimulus(name: str) -> tuple[str, str, str | None] | None:
+    """A stimulus by name. Images are a third of a participant's requests: a name found
+    in an index checked against the database in the last STIMULI_RECHECK_S seconds is
+    served without a query (names are content hashes, so a hit is never a wrong image;
+    a study deleted or moved stops being served within that time); a miss always checks."""
+    checked, index = current_app.extensions.get("camstudy_stimuli", {}).get("checked", (None, None))
+    if checked is not None and time.monotonic() - checked < STIMULI_RECHECK_S:
+        found = index.get(name)
+        if found is not None:
+            return found
+    return _stimulus_index().get(name)
 
 
 @bp.get("/stimuli/<name>.png")
 def stimulus(name: str):
-    found = _stimulus_index().get(name)
+    found = _find_stimulus(name)
     if found is None or found[2]:
         abort(404, "No such image.")
     path, sha256, _url = found

@@ -199,3 +199,27 @@ def test_huge_negative_index_is_404(app, started):
                                 {"question_id": "focused", "side": "B", "rt_ms": 6}]})
     assert r.status_code == 404
     assert started.client.get(f"/api/v1/participants/{started.token}/trials/-99999999999999999999").status_code == 404
+
+
+def test_the_answer_reply_carries_the_next_trial_as_its_page_would_show_it(app, started):
+    """survey.js shows the next trial in place from the reply: it must be exactly what
+    GET .../trials/<index> says about that trial, until the last one (then null)."""
+    r = started.answer(-1)
+    saved = r.get_json()
+    following = saved["next_trial"]
+    assert following is not None and saved["next_url"].endswith(f"/trial/{following['trial_index']}")
+    page_view = started.client.get(f"/api/v1/participants/{started.token}/trials/{following['trial_index']}").get_json()
+    assert following == page_view
+    assert following["answered"] is False and following["progress"]["answered"] == 0
+    # a retry of that POST gets the same next trial
+    again = started.answer(-1, key=None)
+    assert again.status_code == 200 and again.get_json()["next_trial"] == following
+    # walk to the end: the progress moves on by one each time, the last reply has no trial
+    seen = 0
+    while following is not None:
+        assert following["progress"]["answered"] == seen
+        saved = started.answer(following["trial_index"]).get_json()
+        following, seen = saved["next_trial"], seen + 1
+    assert saved["next_url"].endswith(("/questionnaire", "/done"))
+    blob = json.dumps(saved)
+    assert "gradcam" not in blob and "hirescam" not in blob

@@ -81,7 +81,15 @@ def test_lab_session_in_a_real_browser(browser, live_app, artifact_dir):
     shot = artifact_dir / "trial.png"
     page.screenshot(path=str(shot), full_page=True)
     save_for_docs(shot, "trial.png")
+    # the next trial is shown in place (no page load): new images, progress moved on
+    first_images = page.locator("img.stimulus").evaluate_all("imgs => imgs.map(i => i.src)")
+    page.evaluate("window.sameDocument = true")
     answer_and_next(page)
+    assert page.evaluate("window.sameDocument === true")
+    page.wait_for_function("!document.querySelector('input[type=radio]').disabled")
+    assert page.locator("img.stimulus").evaluate_all("imgs => imgs.map(i => i.src)") != first_images
+    assert page.get_by_text("Progress: 1 of 5").is_visible()
+    assert not page.locator("input[type=radio]:checked").count()
 
     # a reload in the middle of a trial: same trial again, nothing lost, nothing doubled
     url = page.url

@@ -71,3 +71,26 @@ def test_memory_rate_limit_storage_starts_its_timer_once():
     for t in threads:
         t.join(timeout=30)
     assert not errors
+
+
+def test_images_need_no_query_once_known_and_a_removed_study_stops_being_served(app, client, monkeypatch):
+    from sqlalchemy import delete, event
+
+    from webapp import db_engine, survey
+    from webapp.db import Study, db
+
+    w = Walker(client)
+    w.start_lab("P3")
+    w.consent_and_instructions()
+    page = w.get(w.get(f"/s/{w.token}/").headers["Location"]).get_data(as_text=True)
+    url = re.search(r'<img[^>]*\ssrc="(/stimuli/[^"]+)"', page).group(1)
+    assert client.get(url).status_code == 200
+    statements: list[str] = []
+    event.listen(db_engine(app), "before_cursor_execute", lambda *a: statements.append(a[2]))
+    assert client.get(url).status_code == 200 and statements == []  # served from the checked index
+    assert client.get("/stimuli/" + "1" * 32 + ".png").status_code == 404 and statements  # a miss checks
+    with app.app_context():  # the study goes away; once the recheck interval is over, so do its images
+        db.session.execute(delete(Study))
+        db.session.commit()
+    monkeypatch.setattr(survey, "STIMULI_RECHECK_S", 0.0)
+    assert client.get(url).status_code == 404
