@@ -33,6 +33,9 @@ OPTIONAL = {
 }
 BOOLEAN_COLUMNS = ("participant_completed", "is_attention_check", "attention_correct")
 METHODS = ("gradcam", "hirescam")
+# Participant ids of `camstudy simulate --url` (simulated people taking the survey over
+# HTTP); docs/webapp.md. They are stored and exported like anyone's answers.
+SIMULATED_PREFIX = "sim-"
 
 
 @dataclass
@@ -172,6 +175,32 @@ def _derive(frame: pd.DataFrame, source: str, notes: list[str]) -> None:
             f"{source}: {other} answers compare methods other than Grad-CAM vs HiResCAM "
             "(or have no methods although they are not attention checks); they are not analysed"
         )
+
+
+@dataclass(frozen=True)
+class SimulatedShare:
+    """How many of the export's participants are simulated (not people)."""
+
+    simulated: int
+    participants: int
+    excluded: bool  # left out of the analysis (--exclude-simulated)
+
+
+def simulated_share(responses: Responses, excluded: bool = False) -> SimulatedShare:
+    ids = responses.frame["participant_id"].drop_duplicates()
+    return SimulatedShare(int(ids.str.startswith(SIMULATED_PREFIX).sum()), len(ids), excluded)
+
+
+def without_simulated(responses: Responses) -> Responses:
+    """The export without its simulated participants' answers."""
+    keep = ~responses.frame["participant_id"].str.startswith(SIMULATED_PREFIX)
+    if not keep.any():
+        raise AnalysisError(
+            f"{responses.source}: every participant is simulated (ids starting with "
+            f"'{SIMULATED_PREFIX}'), so nothing is left to analyse with --exclude-simulated"
+        )
+    return Responses(frame=responses.frame[keep].reset_index(drop=True),
+                     source=responses.source, notes=list(responses.notes))
 
 
 @dataclass

@@ -11,7 +11,7 @@ import pandas as pd
 
 from analysis import clustered, figures, objective, sentences
 from analysis.analyse import StudyResults
-from analysis.load import Manifest
+from analysis.load import Manifest, SimulatedShare
 from analysis.results import Skipped
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -107,14 +107,15 @@ def skipped_parts(study: StudyResults) -> list[tuple[str, Skipped]]:
     return out
 
 
-def render_html(study: StudyResults, pngs: dict[str, bytes], reasons: dict[str, str]) -> str:
+def render_html(study: StudyResults, pngs: dict[str, bytes], reasons: dict[str, str],
+                simulated: SimulatedShare | None = None) -> str:
     from camstudy import __version__
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
                              autoescape=True, undefined=jinja2.StrictUndefined)
     template = env.get_template("report.html")
     return template.render(
-        study=study, version=__version__,
+        study=study, version=__version__, simulated=simulated if simulated and simulated.simulated else None,
         generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         figures={k: base64.b64encode(v).decode("ascii") for k, v in pngs.items()},
         figure_reasons=reasons, skipped_parts=skipped_parts(study),

@@ -3,7 +3,8 @@
 Reads the export (or a database view with --db), applies the pre-registered
 exclusions from study.toml's [analysis], runs the tests and writes
 report.html (self-contained), results.json and CSV tables to --out, then prints
-a short summary.
+a short summary. Simulated participants (`camstudy simulate`, ids starting with
+"sim-") are announced at the top of the report; --exclude-simulated leaves them out.
 """
 from __future__ import annotations
 
@@ -34,12 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--no-mixed", action="store_true",
                     help="skip the mixed model and fit the GEE (large exports)")
     ap.add_argument("--no-figures", action="store_true", help="write tables and JSON only")
+    ap.add_argument("--exclude-simulated", action="store_true",
+                    help="leave out simulated participants (camstudy simulate; ids starting with 'sim-')")
     return ap
 
 
 def load_inputs(args):
     from analysis.config import load_config
-    from analysis.load import read_manifest, read_responses
+    from analysis.load import read_manifest, read_responses, simulated_share, without_simulated
 
     config = load_config(args.config)
     if args.no_mixed:
@@ -50,8 +53,24 @@ def load_inputs(args):
         responses = read_database(args.db, args.db_view or DEFAULT_VIEW)
     else:
         responses = read_responses(args.responses)
+    simulated = simulated_share(responses, excluded=args.exclude_simulated)
+    if simulated.simulated:
+        if args.exclude_simulated:
+            responses = without_simulated(responses)
+        responses.notes.append(simulated_sentence(simulated))
     manifest = read_manifest(args.manifest) if args.manifest else None
-    return config, responses, manifest
+    return config, responses, manifest, simulated
+
+
+def simulated_sentence(share) -> str:
+    """One line for the terminal and the report's notes (results.json keeps it too)."""
+    if share.excluded:
+        return (f"{share.simulated} simulated participant(s) (ids starting with 'sim-', from camstudy "
+                f"simulate) were left out (--exclude-simulated); {share.participants - share.simulated} "
+                "participant(s) remain")
+    return (f"SIMULATED DATA: {share.simulated} of {share.participants} participants are simulated "
+            "(ids starting with 'sim-', from camstudy simulate), not people, and are included in "
+            "these results; --exclude-simulated leaves them out")
 
 
 def run(args) -> list[str]:
@@ -65,16 +84,18 @@ def run(args) -> list[str]:
     from analysis.sentences import summary_lines
     from analysis.tables import write_results_json, write_tables
 
-    config, responses, manifest = load_inputs(args)
+    config, responses, manifest, simulated = load_inputs(args)
     study, frame = analyse(responses, manifest, config)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     pngs, reasons = ({}, {}) if args.no_figures else draw_figures(study, frame, manifest)
-    (out / "report.html").write_text(render_html(study, pngs, reasons), encoding="utf-8")
+    (out / "report.html").write_text(render_html(study, pngs, reasons, simulated), encoding="utf-8")
     write_results_json(study, out / "results.json")
     write_tables(study, frame, out)
-    lines = summary_lines(study)
-    lines += [f"Note: {n}" for n in study.notes]
+    first = simulated_sentence(simulated) if simulated.simulated else None
+    lines = [first] if first else []
+    lines += summary_lines(study)
+    lines += [f"Note: {n}" for n in study.notes if n != first]
     return lines
 
 
