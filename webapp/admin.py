@@ -2,7 +2,8 @@
 
 Off (404) unless ``CAMSTUDY_ADMIN_PASSWORD`` (login form) or ``CAMSTUDY_ADMIN_TOKEN``
 (``Authorization: Bearer <token>``, or ``?token=`` once, which logs the browser in)
-is set. Unlike participant pages, these pages name the methods.
+is set. Unlike participant pages, these pages name the methods. Simulated participants
+(``camstudy simulate``, ids starting with ``sim-``) are counted and marked as such.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from webapp import export
 from webapp.db import Pair, Participant, Response as Answer, Study, Trial, db, utcnow
 from webapp.flow import active_study, settings_of
 from webapp.security import limiter
+from webapp.simulate import SIM_PREFIX
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -88,6 +90,11 @@ def _study() -> Study:
     return s
 
 
+def is_simulated(participant_id: str) -> bool:
+    """Whether a participant is one of `camstudy simulate`'s, not a person."""
+    return participant_id.startswith(SIM_PREFIX)
+
+
 def live_counts(study: Study) -> dict[str, int]:
     s = db.session
     now = utcnow()
@@ -98,6 +105,7 @@ def live_counts(study: Study) -> dict[str, int]:
     timeout = settings_of(study).assignment["allocation_timeout_minutes"]
     return {
         "participants": s.scalar(p),
+        "simulated": s.scalar(p.where(Participant.participant_id.startswith(SIM_PREFIX, autoescape=True))),
         "completed": s.scalar(p.where(Participant.completed_at.is_not(None))),
         "in_progress": s.scalar(p.where(Participant.completed_at.is_(None),
                                         Participant.last_seen_at >= now - timedelta(minutes=timeout))),
@@ -132,7 +140,8 @@ def participant_progress(study: Study) -> list[dict]:
         .group_by(Participant.id)
         .order_by(Participant.created_at.desc())
     )
-    return [{"p": p, "answered": a, "total": t, "failures": f} for p, a, t, f in rows]
+    return [{"p": p, "answered": a, "total": t, "failures": f, "simulated": is_simulated(p.participant_id)}
+            for p, a, t, f in rows]
 
 
 @bp.get("/")
