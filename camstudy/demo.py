@@ -1,17 +1,29 @@
 """`camstudy demo` (what `make demo` runs): the whole pipeline on the built-in default.
 
 train the demo CNN (once) -> render the demo study -> set up a SQLite database ->
-import the study -> serve the survey on http://127.0.0.1:5000.
-Everything lives in ./demo-out; a second run reuses what is already there.
+import the study -> put a few simulated sessions in (once) -> serve the survey on
+http://127.0.0.1:5000. Everything lives in ./demo-out; a second run reuses what is
+already there.
+
+The simulated sessions give the admin area and the report something to show. They are
+taken by `camstudy simulate` over real HTTP, so they are stored like anyone's answers;
+their participant ids start with "sim-", which the admin area and the report mark.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import secrets
 import shutil
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+DEFAULT_SIMULATED = 12  # 12 people x 20 pairs: each demo pair gets about 6 ratings
 
 
 def step(text: str) -> None:
@@ -63,26 +75,114 @@ def prepare_study(out: Path, seed: int) -> Path:
     return study_dir
 
 
-def serve_study(out: Path, study_dir: Path, host: str, port: int) -> int:
+def setup_database(database_url: str, study_dir: Path) -> int:
+    """Migrate the demo database and import the study (replacing an outdated demo study)."""
+    from webapp import cli as web
+
+    step(f"database: {database_url}")
+    code = web.db_main(["upgrade", "--database-url", database_url])
+    if code:
+        return code
+    step(f"importing {study_dir}")
+    code = web.import_main([str(study_dir), "--database-url", database_url])
+    if code:
+        # The demo study changed since the last import (e.g. the demo model was retrained):
+        # demo answers are disposable, so replace the study rather than stop.
+        print("the demo study changed since it was imported: replacing it (demo answers are discarded)")
+        code = web.import_main([str(study_dir), "--replace", "--discard-answers", "--database-url", database_url])
+    return code
+
+
+def count_simulated(app) -> int:
+    """Simulated participants in the study the app's new participants join."""
+    from sqlalchemy import func, select
+
+    from webapp.db import Participant, db
+    from webapp.flow import active_study
+    from webapp.simulate import SIM_PREFIX
+
+    with app.app_context():
+        study = active_study(db.session)
+        if study is None:
+            return 0
+        return db.session.scalar(select(func.count(Participant.id)).where(
+            Participant.study_pk == study.id,
+            Participant.participant_id.startswith(SIM_PREFIX, autoescape=True)))
+
+
+@contextmanager
+def loopback_server(app) -> Iterator[str]:
+    """Serve ``app`` on an ephemeral 127.0.0.1 port in a thread; yields its base URL."""
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_request(self, *args, **kwargs) -> None:  # hundreds of lines nobody reads
+            pass
+
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="demo-seed", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+def seed_simulated(database_url: str, study_dir: Path, participants: int) -> int:
+    """Put ``participants`` simulated sessions into the database, once; returns how many
+    were added (0 when the study already has simulated participants).
+
+    They take the survey over HTTP from a server of the same app on a loopback port,
+    and "see" the methods through the manifest, so their answers follow the
+    simulator's response model (Grad-CAM chosen as larger more often). That server has
+    no rate limits: every simulated person comes from 127.0.0.1.
+    """
+    from webapp import create_app, db_engine
+    from webapp.simulate import SIM_PREFIX, ClientOptions, ResponseModel, simulate
+
+    if participants <= 0:
+        return 0
+    manifest = json.loads((study_dir / "manifest.json").read_text(encoding="utf-8"))
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": secrets.token_hex(32),
+                      "SESSION_COOKIE_SECURE": False, "RATELIMIT_ENABLED": False,
+                      "CAMSTUDY_STUDY": manifest["study_id"]})
+    try:
+        already = count_simulated(app)
+        if already:
+            print(f"simulated sessions: {already} already in the database (ids {SIM_PREFIX}…, "
+                  "marked as simulated); none added")
+            return 0
+        opts = ClientOptions(lab_password=app.config.get("CAMSTUDY_LAB_PASSWORD"))
+        with loopback_server(app) as url:
+            result = simulate(url, participants, ResponseModel(), manifest, concurrency=4, opts=opts,
+                              max_seconds=300, run_id="demo", seed=0)
+        added = count_simulated(app)
+    finally:
+        db_engine(app).dispose()
+    for error in result.errors[:5]:
+        print(f"  simulated participant failed: {error}", file=sys.stderr)
+    completed = sum(p.completed for p in result.participants)
+    print(f"simulated sessions: added {added} ({completed} completed, {result.answers} trials answered; "
+          f"ids {SIM_PREFIX}demo-…), marked as simulated in the admin area and the report")
+    return added
+
+
+def serve_study(out: Path, study_dir: Path, host: str, port: int, simulated: int = DEFAULT_SIMULATED) -> int:
     try:
         from webapp import cli as web
     except ImportError as exc:
         print(f"(the survey web app is not available in this installation: {exc})")
         return 0
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{(out / 'survey.sqlite').resolve()}")
-    step(f"database: {os.environ['DATABASE_URL']}")
-    code = web.db_main(["upgrade"])
+    database_url = os.environ["DATABASE_URL"]
+    code = setup_database(database_url, study_dir)
     if code:
         return code
-    step(f"importing {study_dir}")
-    code = web.import_main([str(study_dir)])
-    if code:
-        # The demo study changed since the last import (e.g. the demo model was retrained):
-        # demo answers are disposable, so replace the study rather than stop.
-        print("the demo study changed since it was imported: replacing it (demo answers are discarded)")
-        code = web.import_main([str(study_dir), "--replace", "--discard-answers"])
-    if code:
-        return code
+    if simulated:
+        step(f"simulated sessions: {simulated} simulated participants take the survey over HTTP, "
+             "unless the database has some already")
+        seed_simulated(database_url, study_dir, simulated)
     step(f"serving the survey on http://{host}:{port} (Ctrl+C stops it)")
     return web.serve_main(["--host", host, "--port", str(port)])
 
@@ -96,7 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the demo model's training")
     parser.add_argument("--no-serve", action="store_true", help="stop after rendering the study")
     parser.add_argument("--fresh", action="store_true", help="delete the working directory first")
+    parser.add_argument("--simulated", type=int, default=DEFAULT_SIMULATED, metavar="N",
+                        help="simulated participants to put in once, so the admin area and the report "
+                             f"have something to show (ids start with 'sim-'; default {DEFAULT_SIMULATED}, 0: none)")
     args = parser.parse_args(argv)
+    if not 0 <= args.simulated <= 1000:
+        parser.error("--simulated must be between 0 and 1000")
     out = Path(args.out).resolve()
     if args.fresh and out.exists():
         shutil.rmtree(out)
@@ -110,4 +215,4 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nReview the stimuli (methods shown, researcher only): {study_dir / 'gallery.html'}")
     if args.no_serve:
         return 0
-    return serve_study(out, study_dir, args.host, args.port)
+    return serve_study(out, study_dir, args.host, args.port, args.simulated)
