@@ -22,7 +22,7 @@ import hashlib
 import random
 from datetime import timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from webapp.db import Pair, Participant, Study, Trial, utcnow
@@ -38,7 +38,7 @@ def participant_seed(study_seed: int, serial: int) -> int:
     return int.from_bytes(digest[:8], "big") >> 1  # fits a signed BIGINT
 
 
-def pair_loads(session: Session, study: Study, timeout_minutes: int) -> dict[tuple[int, bool], int]:
+def pair_loads(session: Session, study_pk: int, timeout_minutes: int) -> dict[tuple[int, bool], int]:
     """(pair pk, swapped) -> number of live allocations (answered or still in progress)."""
     cutoff = utcnow() - timedelta(minutes=timeout_minutes)
     live = or_(
@@ -49,7 +49,7 @@ def pair_loads(session: Session, study: Study, timeout_minutes: int) -> dict[tup
     rows = session.execute(
         select(Trial.pair_pk, Trial.swapped, func.count())
         .join(Participant, Trial.participant_pk == Participant.id)
-        .where(Participant.study_pk == study.id, Trial.is_practice.is_(False), live)
+        .where(Participant.study_pk == study_pk, Trial.is_practice.is_(False), live)
         .group_by(Trial.pair_pk, Trial.swapped)
     )
     return {(pk, bool(swapped)): n for pk, swapped, n in rows}
@@ -59,13 +59,13 @@ def allocate(session: Session, participant: Participant, settings: Settings) -> 
     """Create the participant's trials (once; a second call does nothing). Commits."""
     if participant.allocated_at is not None:
         return
-    study = participant.study
-    serial = session.execute(
+    study_pk = participant.study_pk
+    serial, study_seed, study_id = session.execute(
         update(Study)
-        .where(Study.id == study.id)
+        .where(Study.id == study_pk)
         .values(allocation_serial=Study.allocation_serial + 1)
-        .returning(Study.allocation_serial)
-    ).scalar_one()
+        .returning(Study.allocation_serial, Study.seed, Study.study_id)
+    ).one()
     # Under the lock now: another request may have allocated this participant meanwhile.
     if session.execute(
         select(Participant.allocated_at).where(Participant.id == participant.id)
@@ -75,14 +75,17 @@ def allocate(session: Session, participant: Participant, settings: Settings) -> 
         return
 
     a = settings.assignment
-    seed = participant_seed(study.seed, serial)
+    seed = participant_seed(study_seed, serial)
     rng = random.Random(seed)
-    loads = pair_loads(session, study, a["allocation_timeout_minutes"])
+    loads = pair_loads(session, study_pk, a["allocation_timeout_minutes"])
 
     def load(p: Pair) -> int:
         return loads.get((p.id, False), 0) + loads.get((p.id, True), 0)
 
-    pairs = list(session.scalars(select(Pair).where(Pair.study_pk == study.id).order_by(Pair.id)))
+    # plain rows, not ORM objects: this runs under the study's allocation lock
+    pairs = session.execute(
+        select(Pair.id, Pair.image_id, Pair.is_attention_check, Pair.a_method, Pair.b_method)
+        .where(Pair.study_pk == study_pk).order_by(Pair.id)).all()
     cap = a["max_ratings_per_pair"]
     used_images: set[str] = set()
 
@@ -102,7 +105,7 @@ def allocate(session: Session, participant: Participant, settings: Settings) -> 
     real = pick([p for p in pairs if not p.is_attention_check], a["pairs_per_participant"])
     if not real:
         session.rollback()
-        raise StudyFull(study.study_id)
+        raise StudyFull(study_id)
     checks = pick([p for p in pairs if p.is_attention_check], a["attention_checks_per_participant"])
     rest = [p for p in pairs if p.image_id not in used_images]
     # Practice on spare attention checks first: they show no method at all.
@@ -122,22 +125,16 @@ def allocate(session: Session, participant: Participant, settings: Settings) -> 
         return shown_ba < shown_ab if shown_ab != shown_ba else rng.random() < 0.5
 
     ordered = [(i - len(practice), p) for i, p in enumerate(practice)] + list(enumerate(sequence))
+    rows = []
     for index, p in ordered:
         swapped = orientation(p) if index >= 0 else False
         left, right = (p.b_method, p.a_method) if swapped else (p.a_method, p.b_method)
-        session.add(
-            Trial(
-                participant_pk=participant.id,
-                pair_pk=p.id,
-                image_id=p.image_id,
-                trial_index=index,
-                is_practice=index < 0,
-                is_attention_check=p.is_attention_check,
-                swapped=swapped,
-                left_method=left,
-                right_method=right,
-            )
-        )
+        rows.append({
+            "participant_pk": participant.id, "pair_pk": p.id, "image_id": p.image_id,
+            "trial_index": index, "is_practice": index < 0, "is_attention_check": p.is_attention_check,
+            "swapped": swapped, "left_method": left, "right_method": right,
+        })
+    session.connection().execute(insert(Trial.__table__), rows)  # one multi-row INSERT, no unit of work
     participant.seed = seed
     participant.allocated_at = utcnow()
     session.commit()

@@ -14,9 +14,10 @@ from datetime import timedelta
 from typing import Any
 
 from flask import abort, current_app, g, url_for
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import Text, cast, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp.db import Pair, Participant, Response, Study, Stimulus, Trial, db, utcnow
 from webapp.settings import Settings
@@ -340,6 +341,7 @@ def save_answers(session: Session, participant: Participant, index: int, body: A
     now = utcnow()
     pair = info.pairs.get(trial.pair_pk)
     expected = (pair.expected if pair is not None else trial.pair.expected) or {}
+    rows = []
     for q in questions:
         side, rt = parsed[q]
         if trial.is_attention_check:
@@ -347,18 +349,29 @@ def save_answers(session: Session, participant: Participant, index: int, body: A
         else:
             method = {"A": trial.left_method, "B": trial.right_method}.get(side, "same")
             correct = None
-        session.add(Response(
-            participant_pk=participant.id, trial_pk=trial.id, question_id=q, response_side=side,
-            response_method=method, attention_correct=correct, rt_ms=rt, idempotency_key=key,
-            answered_at=now,
-        ))
-    trial.answered_at = now
+        rows.append({
+            "participant_pk": participant.id, "trial_pk": trial.id, "question_id": q, "response_side": side,
+            "response_method": method, "attention_correct": correct, "rt_ms": rt, "idempotency_key": key,
+            "answered_at": now,
+        })
+    # Two plain statements, no unit of work: the UPDATE claims the trial (only while it
+    # is unanswered, so of two concurrent first tries one gets rowcount 0) and the
+    # INSERT's unique key (trial, question) is the second guard.
+    trials_t, responses_t = Trial.__table__, Response.__table__
     try:
-        session.commit()
-    except IntegrityError:  # a concurrent retry of the same POST won the race
+        conn = session.connection()
+        claimed = conn.execute(update(trials_t).where(trials_t.c.id == trial.id, trials_t.c.answered_at.is_(None))
+                               .values(answered_at=now)).rowcount
+        if claimed == 1:
+            conn.execute(insert(responses_t), rows)
+            session.commit()
+    except IntegrityError:
+        claimed = 0
+    if claimed != 1:  # a concurrent retry of the same POST won the race
         session.rollback()
         session.refresh(trial)
         return _replay(session, participant, trial, key, parsed)
+    set_committed_value(trial, "answered_at", now)
     return _saved(session, participant, True, trials)
 
 

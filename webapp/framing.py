@@ -44,9 +44,10 @@ class FramedSessionInterface(SecureCookieSessionInterface):
         return True if is_framed(g.get("participant_source")) else super().get_cookie_secure(app)
 
     def should_set_cookie(self, app: Flask, session_: Any) -> bool:
-        """Images and static files (cacheable, fetched many times per page) never re-send the
-        cookie; pages and API calls still refresh a permanent session as Flask does."""
-        if request.endpoint in CACHEABLE_ENDPOINTS and not session_.modified:
+        """Images and static files (cacheable, fetched many times per page) and answer POSTs
+        (the trials after the first are shown in place) never re-send an unchanged cookie;
+        pages still refresh a permanent session as Flask does."""
+        if (request.endpoint in CACHEABLE_ENDPOINTS or request.endpoint == "api.answer") and not session_.modified:
             return False
         return super().should_set_cookie(app, session_)
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from sqlalchemy.orm import defer
 from wtforms import BooleanField, RadioField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -92,8 +91,6 @@ def consent(token: str):
         if participant.consented_at is None:
             participant.consented_at = utcnow()
             db.session.commit()
-        # participant.study then comes from the identity map, without the large manifest column
-        db.session.get(Study, participant.study_pk, options=[defer(Study.manifest)])
         try:
             allocate(db.session, participant, settings)
         except StudyFull:
