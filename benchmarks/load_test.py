@@ -48,6 +48,50 @@ def study_toml(participants: int, pairs: int, per_participant: int, slack: int) 
     ), ratings
 
 
+def server_cpu_s(server) -> float:
+    """CPU seconds used so far by gunicorn's master and workers (Linux /proc)."""
+    total = 0
+    for pid in [server.proc.pid, *server.worker_pids()]:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def reference_rate(url: str, concurrency: int, total: int) -> dict:
+    """The same kind of client fetching the cheapest thing the server has (a static file,
+    no database) as fast as it can: requests/s and CPU per request of client and server
+    on this machine, the ceiling any survey request rate sits under."""
+    import threading
+
+    import requests
+
+    per, lock, cpu0 = max(1, total // concurrency), threading.Lock(), os.times()
+    failures: list[int] = []
+
+    def fetch() -> None:
+        with requests.Session() as http:
+            http.trust_env = False
+            for _ in range(per):
+                r = http.get(url + "/static/survey.css", timeout=30)
+                if r.status_code != 200:
+                    with lock:
+                        failures.append(r.status_code)
+
+    threads = [threading.Thread(target=fetch) for _ in range(concurrency)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall, cpu1 = time.monotonic() - t0, os.times()
+    n = per * concurrency
+    return {"requests": n, "requests_per_s": round(n / wall, 1), "failures": len(failures),
+            "client_cpu_ms_per_request": round((cpu1.user + cpu1.system - cpu0.user - cpu0.system) / n * 1000, 2)}
+
+
 def run_one(kind: str, args: argparse.Namespace, work: Path) -> dict:
     from sqlalchemy.orm import Session
 
@@ -64,7 +108,12 @@ def run_one(kind: str, args: argparse.Namespace, work: Path) -> dict:
     with Session(engine) as s:
         import_study(s, study)
     server = start_prod(url, work / f"{kind}-server.log", workers=args.workers, threads=args.threads)
-    cpu = os.times()  # the server is a child process: its CPU time shows in children_* once it has exited
+    try:
+        reference = reference_rate(server.url, args.concurrency, args.reference) if args.reference else None
+    except BaseException:
+        server.stop()
+        raise
+    cpu, server_cpu0 = os.times(), server_cpu_s(server)
     try:
         manifest = json.loads((study / "manifest.json").read_text())
         opts = ClientOptions(forwarded_for=True, timeout_s=30, trust_env=False, think_s=args.think)  # 127.0.0.1: no proxy, no .netrc
@@ -72,10 +121,9 @@ def run_one(kind: str, args: argparse.Namespace, work: Path) -> dict:
                           opts=opts, max_seconds=args.max_seconds, seed=1)
         client_cpu = (os.times().user + os.times().system) - (cpu.user + cpu.system)
         health = server.health()
+        server_cpu = server_cpu_s(server) - server_cpu0
     finally:
         server.stop()
-    after = os.times()
-    server_cpu = (after.children_user + after.children_system) - (cpu.children_user + cpu.children_system)
     summary = result.summary()
     problems = audit(engine, result, slack=args.slack)
     engine.dispose()
@@ -94,7 +142,14 @@ def run_one(kind: str, args: argparse.Namespace, work: Path) -> dict:
         "client_share": round(client_cpu / ((os.cpu_count() or 1) * wall), 2),
         "server_share": round(server_cpu / ((os.cpu_count() or 1) * wall), 2),
     }
-    summary.update(database=kind, health_after=health[0], ratings_per_pair=ratings, db_problems=problems[:20],
+    if reference:  # the survey's own requests against the static-file ceiling, same server, same run
+        n_requests = sum(summary["requests"].values())
+        per_answer = n_requests / max(1, summary["answers_acknowledged"])
+        reference["requests_per_answer"] = round(per_answer, 2)
+        reference["ceiling_answers_per_s"] = round(reference["requests_per_s"] / per_answer, 1)
+        reference["survey_requests_per_s"] = round(n_requests / wall, 1)
+        reference["survey_share_of_ceiling"] = round(n_requests / wall / reference["requests_per_s"], 2)
+    summary.update(database=kind, health_after=health[0], reference=reference, ratings_per_pair=ratings, db_problems=problems[:20],
                    db_problem_count=len(problems))
     return summary
 
@@ -112,11 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--think", type=float, default=0.0,
                     help="seconds each simulated person looks at a trial before answering (0.5-1.5x; default 0)")
     ap.add_argument("--max-seconds", type=float, default=300)
+    ap.add_argument("--reference", type=int, default=6000,
+                    help="requests of the static-file reference run before the survey (0: none; default 6000)")
     ap.add_argument("--no-targets", action="store_true", help="fail only on lost/duplicated data or errors")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
-    if not (1 <= args.participants <= 5000 and 1 <= args.concurrency <= 500 and args.max_seconds <= 1800):
-        ap.error("bounded: --participants 1-5000, --concurrency 1-500, --max-seconds <= 1800")
+    if not (1 <= args.participants <= 5000 and 1 <= args.concurrency <= 500 and args.max_seconds <= 1800
+            and 0 <= args.reference <= 100_000):
+        ap.error("bounded: --participants 1-5000, --concurrency 1-500, --max-seconds <= 1800, --reference 0-100000")
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     machine = f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"machine: {machine}; load average before: {os.getloadavg()[0]:.2f}")
@@ -141,6 +199,13 @@ def main(argv: list[str] | None = None) -> int:
             c = s["cpu"]
             print(f"  CPU: client {c['client_s']} s ({c['client_share']:.0%} of {c['cores_x_wall_s']} core-s), "
                   f"app server {c['server_s']} s ({c['server_share']:.0%}); the rest is the database and idle")
+            r = s["reference"]
+            if r:
+                print(f"  reference (static file, same client and server, no database): {r['requests_per_s']} req/s, "
+                      f"client {r['client_cpu_ms_per_request']} ms CPU per request; the survey made "
+                      f"{r['requests_per_answer']} requests per answer, so at that rate at most "
+                      f"{r['ceiling_answers_per_s']} answers/s; survey requests ran at "
+                      f"{r['survey_share_of_ceiling']:.0%} of it")
             print(f"  database check: {'OK' if not s['db_problem_count'] else s['db_problems']}")
             for line in s["server_log_errors"]:
                 print(f"  server log: {line}")

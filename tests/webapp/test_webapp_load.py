@@ -1,0 +1,39 @@
+"""benchmarks/load_test.py itself, at a size CI can afford, on SQLite and PostgreSQL:
+the server under simulated participants loses nothing, duplicates nothing, answers no
+5xx, and the report has every figure BENCHMARKS.md quotes (the speed targets are
+checked only in the full-size benchmark, never here)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_load_test_runs_and_its_database_audit_passes(kind, request, tmp_path):
+    env = None
+    if kind == "postgres":
+        import os
+
+        env = {**os.environ, "CAMSTUDY_TEST_POSTGRES_URL": request.getfixturevalue("postgres_url")}
+    out = tmp_path / "load.json"
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/load_test.py", "--db", kind, "--participants", "12", "--concurrency", "6",
+         "--pairs", "20", "--reference", "300", "--max-seconds", "120", "--no-targets", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (result,) = json.loads(out.read_text())["results"]
+    assert result["completed"] == 12 and result["answers_acknowledged"] == 12 * 12
+    assert result["db_problem_count"] == 0 and result["status_5xx"] == 0 and result["error_count"] == 0
+    assert result["answer_post_ms"]["p99"] > 0 and result["cpu"]["server_s"] > 0
+    ref = result["reference"]
+    assert ref["failures"] == 0 and ref["requests_per_s"] > 0
+    # trials after the first are shown in place: 60 requests for 12 answers, not 70
+    assert ref["requests_per_answer"] <= 5.0
+    assert "database check: OK" in proc.stdout and "reference (static file" in proc.stdout
