@@ -320,10 +320,10 @@ class SimulatedParticipant:
         for _ in range(10_000):
             data = self.answer(view)
             following = data.get("next_trial")
-            if not following or following.get("is_practice") != view["is_practice"]:
+            if not following:
                 return urlparse(data["next_url"]).path
             images = following["images"]
-            view = {
+            shown = {
                 "answer_url": following["answer_url"],
                 "images": [images[k] for k in ("original", "a", "b") if images.get(k)],
                 "questions": [q["id"] for q in following["questions"]],
@@ -331,6 +331,11 @@ class SimulatedParticipant:
                 "preload": following["preload"],
                 "is_practice": following["is_practice"],
             }
+            # survey.js shows it in place only if it fits the page's layout, else loads next_url
+            if any(shown[k] != view[k] for k in ("questions", "options", "is_practice")) \
+                    or len(shown["images"]) != len(view["images"]):
+                return urlparse(data["next_url"]).path
+            view = shown
         raise SimulationError("the trials did not end")
 
     def answer(self, view: dict[str, Any]) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 // are POSTed once with an idempotency key that survives a retry, a double click and
 // a reload of the page. Offline: the page says so and keeps retrying.
 //
-// The answer POST's reply carries the next trial; when it is of the same kind (practice
-// or not) this page shows it in place: the images it prefetched, the questions reset,
+// The answer POST's reply carries the next trial; when it fits this page (same kind,
+// practice or not, same images slots, questions and options) this page shows it in place: the images it prefetched, the questions reset,
 // the progress bar moved on and the address updated (a reload lands on that trial).
 // Anything else (questionnaire, end of practice) is a normal page load of next_url.
 (function () {
@@ -88,11 +88,25 @@
     if (images.length === 0) ready();
   }
 
+  // Whether the next trial fits this page's layout: same kind (practice or not), the same
+  // image slots, questions and options (a re-import may change them mid-session).
+  function fits(trial) {
+    if (!trial || !trial.images || String(trial.is_practice) !== form.dataset.practice) return false;
+    var slots = ["original", "a", "b"].filter(function (k) { return trial.images[k]; });
+    var ids = trial.questions.map(function (q) { return q.id; });
+    var shown = radios.filter(function (r) { return r.name === groups[0].dataset.question; })
+      .map(function (r) { return r.value; });
+    return slots.join() === images.map(function (img) { return img.dataset.image; }).join() &&
+      ids.join() === groups.map(function (g) { return g.dataset.question; }).join() &&
+      trial.options.join() === shown.join();
+  }
+
   // Show the next trial in this page (same layout: only images, progress and labels change).
   function show(trial, url) {
     form.dataset.answerUrl = trial.answer_url;
     form.dataset.trial = String(trial.trial_index);
     images.forEach(function (img) { img.src = trial.images[img.dataset.image]; });
+    trial.questions.forEach(function (q, i) { groups[i].querySelector("legend").textContent = q.text; });
     var bar = document.getElementById("progress");
     var label = document.getElementById("progress-label");
     if (bar) bar.value = trial.progress.answered;
@@ -155,7 +169,7 @@
         if (resp.ok) {
           try { sessionStorage.removeItem(key); } catch (e) { /* storage off */ }
           var trial = data.next_trial;
-          if (trial && String(trial.is_practice) === form.dataset.practice && trial.images) {
+          if (fits(trial)) {
             show(trial, data.next_url);
           } else {
             status.textContent = "Saved.";

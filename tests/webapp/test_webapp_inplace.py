@@ -1,0 +1,66 @@
+"""Trials shown in place (survey.js with the answer reply's next_trial) in a real browser:
+a change of layout mid-session (a re-import that edits study.toml) makes the page load
+the next trial instead of showing it with stale options."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
+
+from webapp.db import make_engine
+from webapp.importer import import_study
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+QUESTIONS = ["Which explanation highlights a larger area?", "Which explanation is more focused?"]
+
+
+def test_a_settings_change_mid_session_reaches_the_next_trial(browser, make_app, make_study, sqlite_url):
+    study = make_study(n_pairs=6, n_attention=0, size=64, toml=(
+        "[survey]\npractice_trials = 0\nallow_same = true\n[assignment]\npairs_per_participant = 4\n"
+        "attention_checks_per_participant = 0\n"))
+    app = make_app(sqlite_url, study, SESSION_COOKIE_SECURE=False)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(f"http://127.0.0.1:{server.server_port}/lab")
+        page.get_by_label("Participant id").fill("INPLACE1")
+        page.get_by_role("button", name="Start session").click()
+        page.get_by_role("link", name="Continue").click()
+        page.get_by_label("I agree").check()
+        page.get_by_role("button", name="Start").click()
+        page.get_by_role("button", name="Continue").click()
+        same = page.get_by_role("radio", name="About the same")
+
+        def answer() -> None:
+            before = page.url
+            for question in QUESTIONS:
+                page.get_by_role("radiogroup", name=question).get_by_role("radio", name="Image A").check()
+            page.get_by_role("button", name="Next").click()
+            page.wait_for_url(lambda u: u != before, timeout=10_000)
+            page.wait_for_function("!document.querySelector('input[type=radio]').disabled")
+
+        page.evaluate("window.samePage = true")
+        answer()  # trial 0 -> 1, shown in place
+        assert page.evaluate("window.samePage === true") and same.count() == 2
+        # the researcher turns "About the same" off and re-imports
+        (study / "study.toml").write_text(
+            "[survey]\npractice_trials = 0\nallow_same = false\n[assignment]\npairs_per_participant = 4\n"
+            "attention_checks_per_participant = 0\n")
+        engine = make_engine(sqlite_url)
+        with Session(engine) as s:
+            import_study(s, study)
+        engine.dispose()
+        answer()  # trial 1 -> 2: the options differ, so a page load, without "About the same"
+        assert page.evaluate("window.samePage === undefined")
+        assert same.count() == 0 and "/trial/2" in page.url
+        assert not errors, errors
+    finally:
+        context.close()
+        server.shutdown()
