@@ -1,14 +1,16 @@
 """Fixtures for the survey web app: a study directory (no torch), apps on SQLite or
-PostgreSQL, and a walker that takes a participant through the survey."""
+PostgreSQL, an app on a real HTTP server, and a walker that takes a participant through
+the survey."""
 from __future__ import annotations
 
 import secrets
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
-from webapp_helpers import Walker, build_study, reset_postgres
+from webapp_helpers import Walker, build_study, migrate_and_import, reset_postgres, serving
 
 
 @pytest.fixture
@@ -41,18 +43,9 @@ def make_app(make_study: Callable[..., Path]):
     engines = []
 
     def make(db_url: str, study_dir: Path | None = None, **config: Any):
-        from sqlalchemy.orm import Session
-
         from webapp import create_app, db_engine
-        from webapp.db import make_engine
-        from webapp.importer import import_study
-        from webapp.migrate import upgrade
 
-        upgrade(db_url)
-        engine = make_engine(db_url)
-        with Session(engine) as s:
-            import_study(s, study_dir or make_study())
-        engine.dispose()
+        migrate_and_import(db_url, study_dir or make_study())
         app = create_app({
             "TESTING": True, "SECRET_KEY": "test-secret", "DATABASE_URL": db_url,
             "RATELIMIT_ENABLED": False, **config,
@@ -63,6 +56,20 @@ def make_app(make_study: Callable[..., Path]):
     yield make
     for e in engines:
         e.dispose()
+
+
+@pytest.fixture
+def serve_live() -> Callable[[Any], str]:
+    """serve_live(app) -> base URL: the app on a real HTTP server in a thread, on a free port
+    of 127.0.0.1, until the test ends."""
+    from werkzeug.serving import make_server
+
+    with ExitStack() as servers:
+        def serve(app) -> str:
+            server = servers.enter_context(serving(make_server("127.0.0.1", 0, app, threaded=True)))
+            return f"http://127.0.0.1:{server.server_port}"
+
+        yield serve
 
 
 @pytest.fixture

@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from webapp_helpers import csrf_of
 
@@ -16,16 +14,10 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture
-def live(make_app, make_study, sqlite_url):
+def live(make_app, make_study, sqlite_url, serve_live):
     """(base URL, study dir): the app on a loopback port, admin token set."""
     study = make_study()
-    app = make_app(sqlite_url, study, CAMSTUDY_ADMIN_TOKEN=TOKEN)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", study
-    server.shutdown()
-    thread.join()
+    return serve_live(make_app(sqlite_url, study, CAMSTUDY_ADMIN_TOKEN=TOKEN)), study
 
 
 def start_person(base: str, participant_id: str) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from webapp.db import Participant, Response, Trial, db
+from webapp_helpers import record_problems
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -21,18 +20,13 @@ DOC_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 
 @pytest.fixture
-def live_app(make_app, make_study, sqlite_url):
-    """The app on a real HTTP server in a thread, on a free port of 127.0.0.1."""
+def live_app(make_app, make_study, sqlite_url, serve_live):
+    """(app, base URL): the app on a real HTTP server in a thread, on a free port of 127.0.0.1."""
     study = make_study(n_pairs=6, n_attention=1, size=160, toml=(
         '[survey]\ntitle = "Comparing explanation images"\npractice_trials = 1\n'
         "[assignment]\npairs_per_participant = 4\nattention_checks_per_participant = 1\n"))
     app = make_app(sqlite_url, study, SESSION_COOKIE_SECURE=False, CAMSTUDY_ADMIN_TOKEN="admin-token-1")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    return app, serve_live(app)
 
 
 def answer_and_next(page, sides=("Image A", "Image B"), double=False) -> None:
@@ -59,9 +53,7 @@ def test_lab_session_in_a_real_browser(browser, live_app, artifact_dir):
     app, base = live_app
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    problems = record_problems(page)
 
     page.goto(f"{base}/lab")
     page.get_by_label("Participant id").fill("BROWSER1")

@@ -5,16 +5,15 @@ receives the externalSubmit POST with the right assignmentId. Preview creates no
 participant; a second assignment by the same worker is refused."""
 from __future__ import annotations
 
-import threading
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from webapp.db import Participant, Trial, db
+from webapp_helpers import record_problems, serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -56,34 +55,20 @@ class WorkerSite:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.origin = f"http://localhost:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> "WorkerSite":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.thread.join(timeout=10)
-        self.server.server_close()
 
 
 @pytest.fixture
 def worker_site():
-    with WorkerSite() as site:
+    site = WorkerSite()
+    with serving(site.server):
         yield site
 
 
 @pytest.fixture
-def survey(make_app, make_study, sqlite_url, worker_site):
+def survey(make_app, make_study, sqlite_url, worker_site, serve_live):
     app = make_app(sqlite_url, make_study(toml=TOML, size=64), SESSION_COOKIE_SECURE=False,
                    CAMSTUDY_MTURK_WORKER_ORIGINS=worker_site.origin)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    return app, serve_live(app)
 
 
 def open_hit(page, site: WorkerSite, base: str, **params: str):
@@ -101,9 +86,7 @@ def test_worker_completes_the_hit_inside_the_worker_site_frame(browser, survey, 
     app, base = survey
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    problems = record_problems(page)
 
     # preview: instructions, "Accept the HIT to begin", nothing created
     frame, _ = open_hit(page, worker_site, base, assignmentId="ASSIGNMENT_ID_NOT_AVAILABLE", hitId="HITB1")

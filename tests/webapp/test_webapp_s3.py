@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from prod_server import free_port, start_prod
+from webapp_helpers import record_problems
 
 pytestmark = [pytest.mark.slow]
 
@@ -96,8 +97,7 @@ def test_a_study_in_s3_is_served_with_presigned_urls_to_a_real_browser(s3_study,
     try:
         context = browser.new_context()
         page = context.new_page()
-        problems: list[str] = []
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        problems = record_problems(page)
         images: list[tuple[str, int, dict]] = []
         page.on("response", lambda r: images.append((r.url, r.status, r.all_headers()))
                 if r.request.resource_type == "image" else None)

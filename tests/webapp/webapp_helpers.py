@@ -1,14 +1,18 @@
-"""Helpers for the survey web app tests: a small study directory without torch, and a
-walker that takes a participant through the survey as the browser and survey.js do."""
+"""Helpers for the survey web app tests: a small study directory without torch, put into a
+database; a walker that takes a participant through the survey as the browser and
+survey.js do; servers on loopback and a recorder of a real browser's script errors."""
 from __future__ import annotations
 
 import hashlib
 import json
 import re
 import secrets
+import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+import pytest
 from PIL import Image, ImageDraw, ImageOps, PngImagePlugin
 
 METHODS = ("gradcam", "hirescam")
@@ -100,6 +104,38 @@ def build_study(
     return d
 
 
+def import_into(db_url: str, study_dir: Path, **kwargs: Any):
+    """Import a study directory into the (migrated) database at db_url, as `camstudy import` does."""
+    from sqlalchemy.orm import Session
+
+    from webapp.db import make_engine
+    from webapp.importer import import_study
+
+    engine = make_engine(db_url)
+    try:
+        with Session(engine) as s:
+            return import_study(s, study_dir, **kwargs)
+    finally:
+        engine.dispose()
+
+
+def migrate_and_import(db_url: str, study_dir: Path) -> None:
+    """Bring the database at db_url to the newest schema, then import the study directory."""
+    from webapp.migrate import upgrade
+
+    upgrade(db_url)
+    import_into(db_url, study_dir)
+
+
+def assert_crowd_sections_refused(study_dir: Path, match: str) -> None:
+    """The study's study.toml is refused, when its crowd sections are read, with an error matching ``match``."""
+    from webapp.crowd_settings import load_crowd_sections
+    from webapp.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=match):
+        load_crowd_sections(study_dir / "study.toml")
+
+
 def reset_postgres(url: str) -> None:
     import sqlalchemy as sa
 
@@ -108,6 +144,28 @@ def reset_postgres(url: str) -> None:
         conn.execute(sa.text("DROP SCHEMA public CASCADE"))
         conn.execute(sa.text("CREATE SCHEMA public"))
     engine.dispose()
+
+
+@contextmanager
+def serving(server) -> Iterator[Any]:
+    """Run an http.server or werkzeug server in a daemon thread for the length of the block."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+def record_problems(page) -> list[str]:
+    """Collect the page's console errors and uncaught script errors (CSP violations show as
+    console errors) into the returned list, as they happen."""
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    return problems
 
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
