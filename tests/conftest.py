@@ -1,4 +1,5 @@
-"""Shared test plumbing: system pieces (Chromium, PostgreSQL) that some tests need.
+"""Shared test plumbing: system pieces (Chromium, PostgreSQL) that some tests need, and
+moto's S3 server with fake AWS credentials.
 
 Where a piece is missing the test is skipped with a line that says why; under CI
 (``CI=true``) a missing piece is a failure, because CI installs everything with
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import Iterator
 
 import pytest
 
@@ -21,6 +23,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://camstudy:camstudy@127.0.0.1:5432/camstudy_test"
+FAKE_AWS_ENV = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
 def missing_piece(reason: str) -> None:
@@ -77,3 +80,24 @@ def artifact_dir() -> "os.PathLike[str]":
     d = Path(os.environ.get("CAMSTUDY_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts"))
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+@pytest.fixture
+def moto_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Endpoint URL of moto's S3 server on a free port of 127.0.0.1, holding an empty bucket
+    'stimuli'. Fake AWS credentials and region are in the environment for the test (and so
+    for any subprocess it starts)."""
+    boto3 = pytest.importorskip("boto3")
+    from moto.server import ThreadedMotoServer
+
+    for key, value in FAKE_AWS_ENV.items():
+        monkeypatch.setenv(key, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="stimuli")
+        yield endpoint
+    finally:
+        server.stop()

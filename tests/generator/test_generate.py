@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import socket
 from collections import Counter
 from pathlib import Path
 
@@ -214,44 +213,27 @@ def test_config_errors_name_file_and_key(tmp_path, capsys):
     assert "study config not found" in capsys.readouterr().err
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def test_s3_output_through_a_moto_server(tmp_path, moto_s3):
+    import boto3
 
-
-def test_s3_output_through_a_moto_server(tmp_path, monkeypatch):
-    boto3 = pytest.importorskip("boto3")
-    from moto.server import ThreadedMotoServer
-
-    for key, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        endpoint = f"http://127.0.0.1:{port}"
-        s3 = boto3.client("s3", endpoint_url=endpoint)
-        s3.create_bucket(Bucket="stimuli")
-        path = write_config(tmp_path, n=4, out="s3://stimuli/studies/t1")
-        path.write_text(path.read_text() + f's3_endpoint_url = "{endpoint}"\n')
-        torch.manual_seed(0)
-        manifest = generate(path)
-        keys = {o["Key"] for o in s3.list_objects_v2(Bucket="stimuli")["Contents"]}
-        files = {f"studies/t1/{p['sides'][s]['file']}" for p in manifest["pairs"] for s in "AB"}
-        assert files <= keys
-        assert not any(k.endswith(("manifest.json", "gallery.html", "pairs.csv")) for k in keys)
-        head = s3.head_object(Bucket="stimuli", Key=sorted(files)[0])
-        assert head["ContentType"] == "image/png" and "max-age=31536000" in head["CacheControl"]
-        assert manifest["storage"] == {"kind": "s3", "bucket": "stimuli", "prefix": "studies/t1",
-                                       "url_mode": "presigned", "base_url": None, "endpoint_url": endpoint}
-        assert Counter(bool(p["sides"]["A"]["url"]) for p in manifest["pairs"]) == {False: len(manifest["pairs"])}
-        torch.manual_seed(0)
-        again = generate(path)  # nothing changed: nothing re-uploaded or rewritten
-        assert again["summary"]["files_written"] == 0
-    finally:
-        server.stop()
+    endpoint = moto_s3
+    s3 = boto3.client("s3", endpoint_url=endpoint)
+    path = write_config(tmp_path, n=4, out="s3://stimuli/studies/t1")
+    path.write_text(path.read_text() + f's3_endpoint_url = "{endpoint}"\n')
+    torch.manual_seed(0)
+    manifest = generate(path)
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket="stimuli")["Contents"]}
+    files = {f"studies/t1/{p['sides'][s]['file']}" for p in manifest["pairs"] for s in "AB"}
+    assert files <= keys
+    assert not any(k.endswith(("manifest.json", "gallery.html", "pairs.csv")) for k in keys)
+    head = s3.head_object(Bucket="stimuli", Key=sorted(files)[0])
+    assert head["ContentType"] == "image/png" and "max-age=31536000" in head["CacheControl"]
+    assert manifest["storage"] == {"kind": "s3", "bucket": "stimuli", "prefix": "studies/t1",
+                                   "url_mode": "presigned", "base_url": None, "endpoint_url": endpoint}
+    assert Counter(bool(p["sides"]["A"]["url"]) for p in manifest["pairs"]) == {False: len(manifest["pairs"])}
+    torch.manual_seed(0)
+    again = generate(path)  # nothing changed: nothing re-uploaded or rewritten
+    assert again["summary"]["files_written"] == 0
 
 
 def test_composite_is_original_then_a_then_b(tmp_path):
