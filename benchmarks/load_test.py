@@ -118,7 +118,7 @@ def run_one(kind: str, args: argparse.Namespace, work: Path) -> dict:
         manifest = json.loads((study / "manifest.json").read_text())
         opts = ClientOptions(forwarded_for=True, timeout_s=30, trust_env=False, think_s=args.think)  # 127.0.0.1: no proxy, no .netrc
         result = simulate(server.url, args.participants, manifest=manifest, concurrency=args.concurrency,
-                          opts=opts, max_seconds=args.max_seconds, seed=1)
+                          opts=opts, max_seconds=args.max_seconds, seed=1, progress=True)
         client_cpu = (os.times().user + os.times().system) - (cpu.user + cpu.system)
         health = server.health()
         server_cpu = server_cpu_s(server) - server_cpu0

@@ -31,13 +31,14 @@ import sys
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urljoin, urlparse
 
 import requests
+from tqdm import tqdm
 
 SIM_PREFIX = "sim-"
 USER_AGENT = "camstudy-simulator/1 (simulated participant)"
@@ -405,8 +406,9 @@ class SimulationResult:
 def simulate(url: str, participants: int, model: ResponseModel | None = None,
              manifest: dict[str, Any] | None = None, concurrency: int = 10,
              opts: ClientOptions | None = None, max_seconds: float = 600.0,
-             run_id: str | None = None, seed: int = 0) -> SimulationResult:
-    """Run ``participants`` simulated participants, ``concurrency`` at a time."""
+             run_id: str | None = None, seed: int = 0, progress: bool = False) -> SimulationResult:
+    """Run ``participants`` simulated participants, ``concurrency`` at a time
+    (``progress``: a progress bar with the rate on stderr, when it is a terminal)."""
     if participants < 0 or concurrency < 1:
         raise ValueError("participants must be >= 0 and concurrency >= 1")
     model, opts = model or ResponseModel(), opts or ClientOptions()
@@ -419,8 +421,17 @@ def simulate(url: str, participants: int, model: ResponseModel | None = None,
         pid = f"{SIM_PREFIX}{run_id}-{i:05d}"
         return SimulatedParticipant(url, pid, model, view, timings, opts, seed * 1_000_003 + i, deadline).run()
 
-    with ThreadPoolExecutor(max_workers=min(concurrency, max(1, participants)), thread_name_prefix="sim") as pool:
-        results = list(pool.map(one, range(participants)))
+    results: list[ParticipantResult | None] = [None] * participants
+    bar = tqdm(total=participants, unit="participant", desc="simulated participants", disable=None if progress else True,
+               dynamic_ncols=True, file=sys.stderr)
+    answers = failed = 0
+    with bar, ThreadPoolExecutor(max_workers=min(concurrency, max(1, participants)), thread_name_prefix="sim") as pool:
+        futures = {pool.submit(one, i): i for i in range(participants)}
+        for future in as_completed(futures):
+            result = results[futures[future]] = future.result()
+            answers, failed = answers + len(result.acks), failed + bool(result.error)
+            bar.set_postfix(answers=answers, failed=failed, refresh=False)
+            bar.update()
     return SimulationResult(results, timings, time.monotonic() - started, run_id)
 
 
@@ -457,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-seconds", type=float, default=600, help="stop after this long (default 600)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (it shows only on a terminal anyway)")
     args = p.parse_args(argv)
     if not 0 <= args.participants <= 100_000 or not 1 <= args.concurrency <= 1000:
         p.error("--participants must be 0-100000 and --concurrency 1-1000")
@@ -474,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     model = ResponseModel(p_gradcam, args.p_same, args.attention_accuracy, args.rt_ms)
     opts = ClientOptions(lab_password=args.lab_password, think_s=args.think)
     result = simulate(args.url, args.participants, model, manifest, args.concurrency, opts,
-                      args.max_seconds, seed=args.seed)
+                      args.max_seconds, seed=args.seed, progress=not args.no_progress)
     s = result.summary()
     if args.json:
         print(json.dumps(s, indent=1))
