@@ -3,33 +3,25 @@ a change of layout mid-session (a re-import that edits study.toml) makes the pag
 the next trial instead of showing it with stale options."""
 from __future__ import annotations
 
-import threading
-
 import pytest
-from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
-from webapp.db import make_engine
-from webapp.importer import import_study
+from webapp_helpers import import_into, record_problems
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 QUESTIONS = ["Which explanation highlights a larger area?", "Which explanation is more focused?"]
 
 
-def test_a_settings_change_mid_session_reaches_the_next_trial(browser, make_app, make_study, sqlite_url):
+def test_a_settings_change_mid_session_reaches_the_next_trial(browser, make_app, make_study, sqlite_url, serve_live):
     study = make_study(n_pairs=6, n_attention=0, size=64, toml=(
         "[survey]\npractice_trials = 0\nallow_same = true\n[assignment]\npairs_per_participant = 4\n"
         "attention_checks_per_participant = 0\n"))
-    app = make_app(sqlite_url, study, SESSION_COOKIE_SECURE=False)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = serve_live(make_app(sqlite_url, study, SESSION_COOKIE_SECURE=False))
     context = browser.new_context()
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    problems = record_problems(page)
     try:
-        page.goto(f"http://127.0.0.1:{server.server_port}/lab")
+        page.goto(f"{base}/lab")
         page.get_by_label("Participant id").fill("INPLACE1")
         page.get_by_role("button", name="Start session").click()
         page.get_by_role("link", name="Continue").click()
@@ -53,14 +45,10 @@ def test_a_settings_change_mid_session_reaches_the_next_trial(browser, make_app,
         (study / "study.toml").write_text(
             "[survey]\npractice_trials = 0\nallow_same = false\n[assignment]\npairs_per_participant = 4\n"
             "attention_checks_per_participant = 0\n")
-        engine = make_engine(sqlite_url)
-        with Session(engine) as s:
-            import_study(s, study)
-        engine.dispose()
+        import_into(sqlite_url, study)
         answer()  # trial 1 -> 2: the options differ, so a page load, without "About the same"
         assert page.evaluate("window.samePage === undefined")
         assert same.count() == 0 and "/trial/2" in page.url
-        assert not errors, errors
+        assert not problems, problems
     finally:
         context.close()
-        server.shutdown()
