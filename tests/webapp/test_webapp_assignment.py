@@ -14,9 +14,8 @@ from sqlalchemy.orm import Session
 from webapp import sources
 from webapp.assignment import StudyFull, allocate, participant_seed
 from webapp.db import Pair, Participant, Study, Trial, make_engine, utcnow
-from webapp.importer import import_study
-from webapp.migrate import upgrade
 from webapp.settings import Settings
+from webapp_helpers import migrate_and_import
 
 TOML = """[survey]
 practice_trials = 0
@@ -29,10 +28,8 @@ ratings_per_pair = 8
 
 @pytest.fixture
 def study_db(any_db_url, make_study):
-    upgrade(any_db_url)
+    migrate_and_import(any_db_url, make_study(n_pairs=6, n_attention=2, toml=TOML))
     engine = make_engine(any_db_url)
-    with Session(engine) as s:
-        import_study(s, make_study(n_pairs=6, n_attention=2, toml=TOML))
     yield engine
     engine.dispose()
 
@@ -140,11 +137,9 @@ def test_schema_refuses_the_same_image_twice_for_one_participant(study_db):
 
 
 def test_cap_on_ratings_makes_the_study_full(sqlite_url, make_study):
-    upgrade(sqlite_url)
+    migrate_and_import(sqlite_url, make_study(n_pairs=2, n_attention=0, toml=(
+        "[survey]\npractice_trials = 0\n[assignment]\npairs_per_participant = 2\nmax_ratings_per_pair = 1\n")))
     engine = make_engine(sqlite_url)
-    with Session(engine) as s:
-        import_study(s, make_study(n_pairs=2, n_attention=0, toml=(
-            "[survey]\npractice_trials = 0\n[assignment]\npairs_per_participant = 2\nmax_ratings_per_pair = 1\n")))
     start(engine, "F1")
     with pytest.raises(StudyFull):
         start(engine, "F2")
@@ -152,11 +147,9 @@ def test_cap_on_ratings_makes_the_study_full(sqlite_url, make_study):
 
 
 def test_without_counterbalancing_the_manifest_order_is_kept(sqlite_url, make_study):
-    upgrade(sqlite_url)
+    migrate_and_import(sqlite_url, make_study(n_pairs=4, n_attention=0, toml=(
+        "[assignment]\npairs_per_participant = 4\ncounterbalance_sides = false\n")))
     engine = make_engine(sqlite_url)
-    with Session(engine) as s:
-        import_study(s, make_study(n_pairs=4, n_attention=0, toml=(
-            "[assignment]\npairs_per_participant = 4\ncounterbalance_sides = false\n")))
     for i in range(3):
         start(engine, f"N{i}")
     with Session(engine) as s:

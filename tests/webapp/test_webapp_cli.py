@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -14,11 +13,11 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
-from sqlalchemy.orm import Session
 
+from prod_server import free_port
 from webapp.db import Base, make_engine
-from webapp.importer import import_study
 from webapp.migrate import downgrade, migrations_dir, upgrade
+from webapp_helpers import migrate_and_import
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,12 +39,6 @@ def test_migrations_are_found_beside_the_package():
     assert migrations_dir() == ROOT / "migrations" and (migrations_dir() / "versions").is_dir()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def env_for(url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAMSTUDY_")}
     env.update(DATABASE_URL=url, PYTHONPATH=str(ROOT), **extra)
@@ -54,11 +47,7 @@ def env_for(url: str, **extra: str) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_camstudy_serve_prints_both_links_and_serves_the_lab_page(sqlite_url, make_study):
-    upgrade(sqlite_url)
-    engine = make_engine(sqlite_url)
-    with Session(engine) as s:
-        import_study(s, make_study())
-    engine.dispose()
+    migrate_and_import(sqlite_url, make_study())
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "camstudy", "serve", "--host", "127.0.0.1", "--port", str(port)],

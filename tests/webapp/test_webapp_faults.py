@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from prod_server import drop_postgres, fresh_postgres, start_prod
-from webapp_helpers import build_study
+from webapp_helpers import build_study, migrate_and_import
 
 pytestmark = pytest.mark.slow
 
@@ -29,12 +29,6 @@ TOML = ("[survey]\npractice_trials = 1\n\n[assignment]\nratings_per_pair = 6\n"
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def survey_db(request: pytest.FixtureRequest, tmp_path: Path):
     """(database URL, study dir): a migrated database of its own with a small study imported."""
-    from sqlalchemy.orm import Session
-
-    from webapp.db import make_engine
-    from webapp.importer import import_study
-    from webapp.migrate import upgrade
-
     name = None
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'survey.sqlite3'}"
@@ -43,11 +37,7 @@ def survey_db(request: pytest.FixtureRequest, tmp_path: Path):
         name = f"camstudy_fault_{secrets.token_hex(4)}"
         url = fresh_postgres(name)
     study = build_study(tmp_path / "studies", n_pairs=12, n_attention=2, toml=TOML)
-    upgrade(url)
-    engine = make_engine(url)
-    with Session(engine) as s:
-        import_study(s, study)
-    engine.dispose()
+    migrate_and_import(url, study)
     yield url, study
     if name:
         drop_postgres(name)
@@ -205,11 +195,6 @@ def ensure_running(version: str, cluster: str) -> None:
 
 @pytest.mark.postgres
 def test_postgres_restart_during_sessions_loses_and_duplicates_nothing(postgres_url, tmp_path):
-    from sqlalchemy.orm import Session
-
-    from webapp.db import make_engine
-    from webapp.importer import import_study
-    from webapp.migrate import upgrade
     from webapp.simulate import ClientOptions, simulate
 
     version, cluster = pg_cluster()
@@ -218,11 +203,7 @@ def test_postgres_restart_during_sessions_loses_and_duplicates_nothing(postgres_
     server = None
     try:
         study = build_study(tmp_path / "studies", n_pairs=12, n_attention=2, toml=TOML)
-        upgrade(url)
-        engine = make_engine(url)
-        with Session(engine) as s:
-            import_study(s, study)
-        engine.dispose()
+        migrate_and_import(url, study)
         server = start_prod(url, tmp_path / "server.log", workers=2, threads=2)
         opts = ClientOptions(forwarded_for=True, think_s=0.3, backoff_s=0.25, max_backoff_s=2, retries=15)
         thread, box = run_in_background(lambda: simulate(server.url, 6, concurrency=6, opts=opts, max_seconds=120))

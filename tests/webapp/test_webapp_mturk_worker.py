@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from webapp.db import Participant, db
-from webapp_helpers import Walker
+from webapp_helpers import Walker, assert_crowd_sections_refused, import_into
 
 TOML = (
     "[recruitment]\nsources = ['lab', 'mturk']\n"
@@ -119,19 +119,11 @@ def test_a_second_assignment_by_the_same_worker_is_refused(mturk_app):
 
 
 def test_workers_of_listed_earlier_studies_are_refused(make_app, make_study, sqlite_url):
-    from sqlalchemy.orm import Session
-
-    from webapp.db import make_engine
-    from webapp.importer import import_study
-
     earlier = make_study(study_id="earlier-study", toml=TOML)
     app = make_app(sqlite_url, earlier)
     start(app.test_client(), worker="VETERAN")
     later = make_study(study_id="later-study", toml=TOML + "[mturk]\nexclude_studies = ['earlier-study']\n")
-    engine = make_engine(sqlite_url)
-    with Session(engine) as s:
-        import_study(s, later)
-    engine.dispose()
+    import_into(sqlite_url, later)
     r = app.test_client().get("/mturk/", query_string={**params(assignment="NEW", worker="VETERAN"), "study": "later-study"})
     assert "already taken part" in r.get_data(as_text=True)
     assert start(app.test_client(), worker="NEWCOMER") and participants(app) == 2
@@ -160,12 +152,7 @@ def test_worker_origins_are_configurable(make_app, make_study, sqlite_url):
 
 
 def test_unknown_mturk_key_is_rejected_at_import(make_study, sqlite_url, tmp_path: Path):
-    from webapp.crowd_settings import load_crowd_sections
-    from webapp.settings import SettingsError
-
-    study = make_study(toml="[mturk]\nreward = '1.00'\nrewrad = '2.00'\n")
-    with pytest.raises(SettingsError, match=r"study.toml: \[mturk\] has an unknown key 'rewrad'; expected one of: .*reward"):
-        load_crowd_sections(study / "study.toml")
-    bad = make_study(toml="[mturk]\nreward = 1\n")
-    with pytest.raises(SettingsError, match=r"\[mturk\] reward must be an amount in US dollars"):
-        load_crowd_sections(bad / "study.toml")
+    assert_crowd_sections_refused(make_study(toml="[mturk]\nreward = '1.00'\nrewrad = '2.00'\n"),
+                                  r"study.toml: \[mturk\] has an unknown key 'rewrad'; expected one of: .*reward")
+    assert_crowd_sections_refused(make_study(toml="[mturk]\nreward = 1\n"),
+                                  r"\[mturk\] reward must be an amount in US dollars")

@@ -5,18 +5,7 @@ from __future__ import annotations
 import re
 import threading
 
-from sqlalchemy.orm import Session
-
-from webapp.db import make_engine
-from webapp.importer import import_study
-from webapp_helpers import Walker
-
-
-def _reimport(db_url, study_dir) -> None:
-    engine = make_engine(db_url)
-    with Session(engine) as s:
-        import_study(s, study_dir)
-    engine.dispose()
+from webapp_helpers import Walker, import_into
 
 
 def test_settings_edit_reaches_a_running_app(make_app, make_study, sqlite_url):
@@ -29,7 +18,7 @@ def test_settings_edit_reaches_a_running_app(make_app, make_study, sqlite_url):
     assert "About the same" in w.get(trial).get_data(as_text=True)
     # cached now; a re-import that only edits study.toml must show on the next request
     (d / "study.toml").write_text('[survey]\ntitle = "Brand new title"\nallow_same = false\n')
-    _reimport(sqlite_url, d)
+    import_into(sqlite_url, d)
     page = w.get(trial).get_data(as_text=True)
     assert "Brand new title" in page and "About the same" not in page
 

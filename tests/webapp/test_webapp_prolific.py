@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from webapp.db import Participant, db
-from webapp_helpers import Walker
+from webapp_helpers import Walker, assert_crowd_sections_refused
 
 TOML = (
     "[recruitment]\nsources = ['prolific']\n"
@@ -63,12 +63,7 @@ def test_prolific_pages_are_not_framed(prolific_app):
 
 
 def test_prolific_source_needs_a_completion_code(make_study):
-    from webapp.crowd_settings import load_crowd_sections
-    from webapp.settings import SettingsError
-
-    study = make_study(toml="[recruitment]\nsources = ['prolific']\n")
-    with pytest.raises(SettingsError, match=r"\[prolific\] completion_code must be set"):
-        load_crowd_sections(study / "study.toml")
-    bad = make_study(toml="[prolific]\ncompletion_url = 'https://app.prolific.com/x'\n")
-    with pytest.raises(SettingsError, match=r"\[prolific\] completion_url must be an https:// URL containing \{code\}"):
-        load_crowd_sections(bad / "study.toml")
+    assert_crowd_sections_refused(make_study(toml="[recruitment]\nsources = ['prolific']\n"),
+                                  r"\[prolific\] completion_code must be set")
+    assert_crowd_sections_refused(make_study(toml="[prolific]\ncompletion_url = 'https://app.prolific.com/x'\n"),
+                                  r"\[prolific\] completion_url must be an https:// URL containing \{code\}")

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from prod_server import start_prod
-from webapp_helpers import record_problems
+from webapp_helpers import migrate_and_import, record_problems
 
 pytestmark = [pytest.mark.slow]
 
@@ -68,16 +68,12 @@ def test_a_study_in_s3_is_served_with_presigned_urls_to_a_real_browser(s3_study,
     from sqlalchemy.orm import Session
 
     from webapp.db import Response, make_engine
-    from webapp.importer import import_study
-    from webapp.migrate import upgrade
 
     study_dir, endpoint = s3_study
     shutil.rmtree(study_dir / "stimuli", ignore_errors=True)  # the generator's local copies: serve from S3 only
     url = f"sqlite:///{tmp_path / 'survey.sqlite3'}"
-    upgrade(url)
+    migrate_and_import(url, study_dir)
     engine = make_engine(url)
-    with Session(engine) as s:
-        import_study(s, study_dir)
     server = start_prod(url, tmp_path / "server.log", workers=1, threads=4,
                         extra_env={"CAMSTUDY_S3_URL_EXPIRES": "300"})  # AWS credentials: moto_s3 set them in the environment
     try:
