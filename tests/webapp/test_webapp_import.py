@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 from sqlalchemy import func, select
@@ -11,6 +14,15 @@ from webapp.db import Pair, Stimulus, Study, make_engine
 from webapp.importer import ImportError_, import_study
 from webapp.migrate import upgrade
 from webapp.settings import SettingsError, load_study_toml
+
+
+@contextmanager
+def edited_manifest(study_dir: Path) -> Iterator[dict[str, Any]]:
+    """The study's manifest.json as a dict, written back once the block has changed it."""
+    path = study_dir / "manifest.json"
+    manifest = json.loads(path.read_text())
+    yield manifest
+    path.write_text(json.dumps(manifest))
 
 
 @pytest.fixture
@@ -43,9 +55,8 @@ def test_import_twice_is_idempotent(session, make_study):
 def test_changed_manifest_under_the_same_study_id_is_refused(session, make_study):
     d = make_study()
     import_study(session, d)
-    m = json.loads((d / "manifest.json").read_text())
-    m["pairs"][0]["class_name"] = "changed"
-    (d / "manifest.json").write_text(json.dumps(m))
+    with edited_manifest(d) as m:
+        m["pairs"][0]["class_name"] = "changed"
     with pytest.raises(ImportError_, match="already imported with a different manifest"):
         import_study(session, d)
 
@@ -53,9 +64,8 @@ def test_changed_manifest_under_the_same_study_id_is_refused(session, make_study
 def test_rerendered_manifest_with_only_new_provenance_counts_as_unchanged(session, make_study):
     d = make_study()
     import_study(session, d)
-    m = json.loads((d / "manifest.json").read_text())
-    m["created_at"], m["generator_version"] = "2026-12-01T00:00:00Z", "0.2.0"
-    (d / "manifest.json").write_text(json.dumps(m))
+    with edited_manifest(d) as m:
+        m["created_at"], m["generator_version"] = "2026-12-01T00:00:00Z", "0.2.0"
     assert not import_study(session, d).created
 
 
@@ -93,9 +103,8 @@ def test_other_packages_sections_are_ignored(tmp_path):
 
 def test_bad_format_version_is_refused(session, make_study):
     d = make_study()
-    m = json.loads((d / "manifest.json").read_text())
-    m["format_version"] = 7
-    (d / "manifest.json").write_text(json.dumps(m))
+    with edited_manifest(d) as m:
+        m["format_version"] = 7
     with pytest.raises(ImportError_, match="format_version 7 is not supported"):
         import_study(session, d)
 
@@ -114,9 +123,8 @@ def test_missing_and_altered_stimulus_files_are_refused(session, make_study):
 
 def test_question_without_text_is_refused(session, make_study):
     d = make_study()
-    m = json.loads((d / "manifest.json").read_text())
-    m["questions"] = ["larger", "focused", "sharper"]
-    (d / "manifest.json").write_text(json.dumps(m))
+    with edited_manifest(d) as m:
+        m["questions"] = ["larger", "focused", "sharper"]
     with pytest.raises(ImportError_, match="no text for question"):
         import_study(session, d)
     (d / "study.toml").write_text('[survey.questions]\nsharper = "Which explanation is sharper?"\n')
@@ -125,12 +133,11 @@ def test_question_without_text_is_refused(session, make_study):
 
 def test_public_s3_urls_are_passed_to_the_browser(sqlite_url, make_study, make_app):
     d = make_study()
-    m = json.loads((d / "manifest.json").read_text())
-    m["storage"] = {"kind": "s3", "url_mode": "public", "base_url": "https://cdn.example.org/study/"}
-    for p in m["pairs"]:
-        for entry in [p["original"], p["sides"]["A"], p["sides"]["B"]]:
-            entry["url"] = "https://cdn.example.org/study/" + entry["file"]
-    (d / "manifest.json").write_text(json.dumps(m))
+    with edited_manifest(d) as m:
+        m["storage"] = {"kind": "s3", "url_mode": "public", "base_url": "https://cdn.example.org/study/"}
+        for p in m["pairs"]:
+            for entry in [p["original"], p["sides"]["A"], p["sides"]["B"]]:
+                entry["url"] = "https://cdn.example.org/study/" + entry["file"]
     for f in (d / "stimuli").iterdir():
         f.unlink()  # nothing local: the browser fetches from the bucket
     app = make_app(sqlite_url, d)
@@ -145,9 +152,8 @@ def test_public_s3_urls_are_passed_to_the_browser(sqlite_url, make_study, make_a
 
 def test_presigned_s3_storage_without_a_bucket_is_refused_clearly(session, make_study):
     d = make_study()
-    m = json.loads((d / "manifest.json").read_text())
-    m["storage"] = {"kind": "s3", "url_mode": "presigned", "prefix": "p/"}
-    (d / "manifest.json").write_text(json.dumps(m))
+    with edited_manifest(d) as m:
+        m["storage"] = {"kind": "s3", "url_mode": "presigned", "prefix": "p/"}
     with pytest.raises(ImportError_, match="presigned S3 storage needs storage.bucket"):
         import_study(session, d)
 
@@ -155,9 +161,8 @@ def test_presigned_s3_storage_without_a_bucket_is_refused_clearly(session, make_
 def test_replace_swaps_a_changed_study_only_when_asked(session, make_study):
     d = make_study()
     import_study(session, d)
-    m = json.loads((d / "manifest.json").read_text())
-    m["pairs"][0]["class_name"] = "changed"
-    (d / "manifest.json").write_text(json.dumps(m))
+    with edited_manifest(d) as m:
+        m["pairs"][0]["class_name"] = "changed"
     with pytest.raises(ImportError_, match="no answers yet: pass --replace"):
         import_study(session, d)
     assert import_study(session, d, replace=True).created
@@ -175,9 +180,8 @@ def test_replace_refuses_to_drop_answers_unless_told(make_app, make_study, sqlit
     w.start_lab("RP1")
     w.consent_and_instructions()
     w.answer(-1)
-    m = json.loads((d / "manifest.json").read_text())
-    m["pairs"][0]["class_name"] = "changed"
-    (d / "manifest.json").write_text(json.dumps(m))
+    with edited_manifest(d) as m:
+        m["pairs"][0]["class_name"] = "changed"
     engine = make_engine(sqlite_url)
     with Session(engine) as s:
         with pytest.raises(ImportError_, match="has 2 answer"):
