@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import queue
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -17,9 +16,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 # The repository, as `python -m pytest` has it: under a bare `pytest`, tests/webapp (no
 # __init__.py) would otherwise stand in for the webapp package. Then the webapp tests'
-# small study (no torch).
+# small study (no torch) and free port.
 sys.path += [str(ROOT), str(ROOT / "tests" / "webapp")]
 
+from prod_server import free_port  # noqa: E402
 from webapp_helpers import build_study  # noqa: E402
 
 TOKEN = "demo-admin-token-123"
@@ -71,12 +71,6 @@ def test_zero_adds_none_and_a_negative_count_is_a_usage_error(tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------- the real command
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_demo_until_serving(out: Path, port: int, *extra: str) -> tuple[subprocess.Popen, str]:
