@@ -30,9 +30,7 @@ def test_token_in_url_logs_in_once_and_is_dropped_from_the_url(make_app, sqlite_
 
 def test_bearer_token_for_counts_and_export(make_app, sqlite_url):
     app = make_app(sqlite_url, CAMSTUDY_ADMIN_TOKEN="tok-123456")
-    w = Walker(app.test_client())
-    w.start_lab("AD1")
-    w.consent_and_instructions()
+    w = Walker(app.test_client()).begin_lab_session("AD1")
     w.finish({"larger": "B", "focused": "A"})  # fails the attention check on both questions
     anon = app.test_client()
     assert anon.get("/admin/api/counts").status_code == 401

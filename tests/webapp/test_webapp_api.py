@@ -17,8 +17,7 @@ def n_rows(app) -> int:
 
 @pytest.fixture
 def started(walker):
-    walker.start_lab("API1")
-    walker.consent_and_instructions()
+    walker.begin_lab_session("API1")
     return walker
 
 
@@ -53,9 +52,7 @@ def test_answers_out_of_order_are_refused(app, started):
 def test_someone_elses_trial_cannot_be_answered_with_my_cookie(app, started):
 
 
-    other = Walker(app.test_client())
-    other.start_lab("API2")
-    other.consent_and_instructions()
+    other = Walker(app.test_client()).begin_lab_session("API2")
     # my browser (my cookie) posting to the other participant's trial with a forged token
     started.token = other.token[:-1] + ("A" if other.token[-1] != "A" else "B")
     assert started.answer(-1).status_code == 404
@@ -119,9 +116,7 @@ def test_same_option_refused_when_the_study_turns_it_off(make_app, make_study, s
     app = make_app(sqlite_url, study)
 
 
-    w = Walker(app.test_client())
-    w.start_lab("S1")
-    w.consent_and_instructions()
+    w = Walker(app.test_client()).begin_lab_session("S1")
     html = w.get(f"/s/{w.token}/trial/-1").get_data(as_text=True)
     assert "About the same" not in html
     r = w.answer(-1, {"larger": "same", "focused": "A"})
@@ -156,9 +151,7 @@ def test_concurrent_duplicate_posts_store_one_row_per_question(make_app, any_db_
     import threading
 
     app = make_app(any_db_url)
-    w = Walker(app.test_client())
-    w.start_lab("RACE1")
-    w.consent_and_instructions()
+    w = Walker(app.test_client()).begin_lab_session("RACE1")
     codes: list[int] = []
     barrier = threading.Barrier(6)
 

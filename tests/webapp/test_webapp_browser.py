@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from webapp.db import Participant, Response, Trial, db
-from webapp_helpers import record_problems
+from webapp_helpers import begin_lab_session_in_browser, record_problems
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -55,13 +55,7 @@ def test_lab_session_in_a_real_browser(browser, live_app, artifact_dir):
     page = context.new_page()
     problems = record_problems(page)
 
-    page.goto(f"{base}/lab")
-    page.get_by_label("Participant id").fill("BROWSER1")
-    page.get_by_role("button", name="Start session").click()
-    page.get_by_role("link", name="Continue").click()
-    page.get_by_label("I agree").check()
-    page.get_by_role("button", name="Start").click()
-    page.get_by_role("button", name="Continue").click()
+    begin_lab_session_in_browser(page, base, "BROWSER1")
 
     # practice trial, then the first real trial
     page.get_by_text("Practice").wait_for()

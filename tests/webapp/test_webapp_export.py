@@ -13,9 +13,7 @@ from webapp_helpers import Walker
 
 
 def complete_session(app, pid: str, sides=None) -> Walker:
-    w = Walker(app.test_client())
-    w.start_lab(pid)
-    w.consent_and_instructions()
+    w = Walker(app.test_client()).begin_lab_session(pid)
     w.finish(sides)
     return w
 

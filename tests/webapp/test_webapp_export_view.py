@@ -17,9 +17,7 @@ from webapp_helpers import Walker
 
 
 def walk(app, pid: str, sides=None, complete: bool = True) -> Walker:
-    w = Walker(app.test_client())
-    w.start_lab(pid)
-    w.consent_and_instructions()
+    w = Walker(app.test_client()).begin_lab_session(pid)
     if complete:
         w.finish(sides)
     else:  # the practice trial and the first real trial, then leave

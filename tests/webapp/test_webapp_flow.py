@@ -8,8 +8,7 @@ from webapp.db import Participant, Response, Trial, db
 
 
 def test_whole_session_stores_one_row_per_question_per_trial(app, walker):
-    walker.start_lab("P001")
-    walker.consent_and_instructions()
+    walker.begin_lab_session("P001")
     walker.finish()
     with app.app_context():
         s = db.session
@@ -35,8 +34,7 @@ def test_consent_page_has_i_agree_checkbox_and_start_button(walker):
 
 
 def test_reload_and_reopen_resume_at_first_unanswered_trial(app, walker):
-    walker.start_lab("P004")
-    walker.consent_and_instructions()
+    walker.begin_lab_session("P004")
     assert walker.answer(-1).status_code == 201
     assert walker.answer(0).status_code == 201
     # the back button or an old bookmark for an answered trial lands on the first unanswered one
@@ -65,8 +63,7 @@ def test_unknown_token_is_a_clear_404(client):
 
 
 def test_trial_page_shows_questions_as_named_radio_groups(walker):
-    walker.start_lab("P006")
-    walker.consent_and_instructions()
+    walker.begin_lab_session("P006")
     html = walker.get(f"/s/{walker.token}/trial/-1").get_data(as_text=True)
     assert 'role="radiogroup"' in html and "Which explanation highlights a larger area?" in html
     assert "Which explanation is more focused?" in html
@@ -76,8 +73,7 @@ def test_trial_page_shows_questions_as_named_radio_groups(walker):
 
 
 def test_last_trial_button_says_finish(walker):
-    walker.start_lab("P007")
-    walker.consent_and_instructions()
+    walker.begin_lab_session("P007")
     for i in range(-1, 4):
         assert walker.answer(i).status_code == 201
     html = walker.get(f"/s/{walker.token}/trial/4").get_data(as_text=True)
@@ -85,8 +81,7 @@ def test_last_trial_button_says_finish(walker):
 
 
 def test_questionnaire_answers_are_optional(walker):
-    walker.start_lab("P008")
-    walker.consent_and_instructions()
+    walker.begin_lab_session("P008")
     for i in range(-1, 5):
         assert walker.answer(i).status_code == 201
     r = walker.form(f"/s/{walker.token}/questionnaire", {})
@@ -106,9 +101,7 @@ def test_study_without_questionnaire_goes_straight_to_done(make_app, make_study,
 
     app = make_app(sqlite_url, make_study(toml="[survey]\nquestionnaire = false\npractice_trials = 0\n"
                                                 "[assignment]\npairs_per_participant = 2\n"))
-    w = Walker(app.test_client())
-    w.start_lab("NQ1")
-    w.consent_and_instructions()
+    w = Walker(app.test_client()).begin_lab_session("NQ1")
     w.answer(0)
     w.answer(1)
     r = w.answer(2)

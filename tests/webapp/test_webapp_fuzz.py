@@ -48,9 +48,7 @@ def counts(app) -> tuple[int, int, int]:
 
 
 def started(app) -> Walker:
-    w = Walker(app.test_client())
-    w.start_lab("FUZZ1")
-    w.consent_and_instructions()
+    w = Walker(app.test_client()).begin_lab_session("FUZZ1")
     return w
 
 

@@ -34,6 +34,16 @@ def session(sqlite_url):
     engine.dispose()
 
 
+@pytest.fixture
+def changed_study(session, make_study) -> Path:
+    """A study imported once whose manifest has changed since (a pair's class name)."""
+    d = make_study()
+    import_study(session, d)
+    with edited_manifest(d) as m:
+        m["pairs"][0]["class_name"] = "changed"
+    return d
+
+
 def test_import_loads_pairs_and_stimuli(session, make_study):
     r = import_study(session, make_study(n_pairs=6, n_attention=1))
     assert (r.created, r.pairs, r.attention_checks) == (True, 6, 1)
@@ -52,13 +62,9 @@ def test_import_twice_is_idempotent(session, make_study):
     assert session.scalar(select(func.count(Pair.id))) == 7
 
 
-def test_changed_manifest_under_the_same_study_id_is_refused(session, make_study):
-    d = make_study()
-    import_study(session, d)
-    with edited_manifest(d) as m:
-        m["pairs"][0]["class_name"] = "changed"
+def test_changed_manifest_under_the_same_study_id_is_refused(session, changed_study):
     with pytest.raises(ImportError_, match="already imported with a different manifest"):
-        import_study(session, d)
+        import_study(session, changed_study)
 
 
 def test_rerendered_manifest_with_only_new_provenance_counts_as_unchanged(session, make_study):
@@ -143,9 +149,7 @@ def test_public_s3_urls_are_passed_to_the_browser(sqlite_url, make_study, make_a
     app = make_app(sqlite_url, d)
     from webapp_helpers import Walker
 
-    w = Walker(app.test_client())
-    w.start_lab("S3A")
-    w.consent_and_instructions()
+    w = Walker(app.test_client()).begin_lab_session("S3A")
     images = w.client.get(f"/api/v1/participants/{w.token}/trials/0").get_json()["images"]
     assert all(u.startswith("https://cdn.example.org/study/stimuli/") for u in images.values())
 
@@ -158,14 +162,10 @@ def test_presigned_s3_storage_without_a_bucket_is_refused_clearly(session, make_
         import_study(session, d)
 
 
-def test_replace_swaps_a_changed_study_only_when_asked(session, make_study):
-    d = make_study()
-    import_study(session, d)
-    with edited_manifest(d) as m:
-        m["pairs"][0]["class_name"] = "changed"
+def test_replace_swaps_a_changed_study_only_when_asked(session, changed_study):
     with pytest.raises(ImportError_, match="no answers yet: pass --replace"):
-        import_study(session, d)
-    assert import_study(session, d, replace=True).created
+        import_study(session, changed_study)
+    assert import_study(session, changed_study, replace=True).created
     assert session.scalars(select(Study)).one().manifest["pairs"][0]["class_name"] == "changed"
     assert session.scalar(select(func.count(Pair.id))) == 7
 
@@ -176,9 +176,7 @@ def test_replace_refuses_to_drop_answers_unless_told(make_app, make_study, sqlit
 
     d = make_study()
     app = make_app(sqlite_url, d)
-    w = Walker(app.test_client())
-    w.start_lab("RP1")
-    w.consent_and_instructions()
+    w = Walker(app.test_client()).begin_lab_session("RP1")
     w.answer(-1)
     with edited_manifest(d) as m:
         m["pairs"][0]["class_name"] = "changed"

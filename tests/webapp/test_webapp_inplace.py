@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from webapp_helpers import import_into, record_problems
+from webapp_helpers import begin_lab_session_in_browser, import_into, record_problems
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -21,13 +21,7 @@ def test_a_settings_change_mid_session_reaches_the_next_trial(browser, make_app,
     page = context.new_page()
     problems = record_problems(page)
     try:
-        page.goto(f"{base}/lab")
-        page.get_by_label("Participant id").fill("INPLACE1")
-        page.get_by_role("button", name="Start session").click()
-        page.get_by_role("link", name="Continue").click()
-        page.get_by_label("I agree").check()
-        page.get_by_role("button", name="Start").click()
-        page.get_by_role("button", name="Continue").click()
+        begin_lab_session_in_browser(page, base, "INPLACE1")
         same = page.get_by_role("radio", name="About the same")
 
         def answer() -> None:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from webapp.db import Participant, Trial, db
-from webapp_helpers import record_problems, serving
+from webapp_helpers import pass_consent_and_instructions, record_problems, serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -95,10 +95,7 @@ def test_worker_completes_the_hit_inside_the_worker_site_frame(browser, survey, 
 
     # accepted: the whole survey inside the frame
     frame, hit_frame = open_hit(page, worker_site, base, assignmentId="ASSIGNB1", hitId="HITB1", workerId="WORKERB1")
-    frame.get_by_role("link", name="Continue").click()
-    frame.get_by_label("I agree").check()
-    frame.get_by_role("button", name="Start").click()
-    frame.get_by_role("button", name="Continue").click()
+    pass_consent_and_instructions(frame)
     for _ in range(10):
         frame.get_by_role("radiogroup", name=QUESTIONS[0]).wait_for()
         before = hit_frame.url

@@ -11,9 +11,7 @@ from webapp_helpers import Walker, import_into
 def test_settings_edit_reaches_a_running_app(make_app, make_study, sqlite_url):
     d = make_study()
     app = make_app(sqlite_url, d)
-    w = Walker(app.test_client())
-    w.start_lab("P1")
-    w.consent_and_instructions()
+    w = Walker(app.test_client()).begin_lab_session("P1")
     trial = w.get(f"/s/{w.token}/").headers["Location"]
     assert "About the same" in w.get(trial).get_data(as_text=True)
     # cached now; a re-import that only edits study.toml must show on the next request
@@ -24,9 +22,7 @@ def test_settings_edit_reaches_a_running_app(make_app, make_study, sqlite_url):
 
 
 def test_stimulus_is_conditional_and_sets_no_cookie(client):
-    w = Walker(client)
-    w.start_lab("P2")
-    w.consent_and_instructions()
+    w = Walker(client).begin_lab_session("P2")
     page = w.get(w.get(f"/s/{w.token}/").headers["Location"]).get_data(as_text=True)
     url = re.search(r'<img[^>]*\ssrc="(/stimuli/[^"]+)"', page).group(1)
     first = client.get(url)
@@ -68,9 +64,7 @@ def test_images_need_no_query_once_known_and_a_removed_study_stops_being_served(
     from webapp import db_engine, survey
     from webapp.db import Study, db
 
-    w = Walker(client)
-    w.start_lab("P3")
-    w.consent_and_instructions()
+    w = Walker(client).begin_lab_session("P3")
     page = w.get(w.get(f"/s/{w.token}/").headers["Location"]).get_data(as_text=True)
     url = re.search(r'<img[^>]*\ssrc="(/stimuli/[^"]+)"', page).group(1)
     assert client.get(url).status_code == 200

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from prod_server import start_prod
-from webapp_helpers import migrate_and_import, record_problems
+from webapp_helpers import begin_lab_session_in_browser, migrate_and_import, record_problems
 
 pytestmark = [pytest.mark.slow]
 
@@ -83,13 +83,7 @@ def test_a_study_in_s3_is_served_with_presigned_urls_to_a_real_browser(s3_study,
         images: list[tuple[str, int, dict]] = []
         page.on("response", lambda r: images.append((r.url, r.status, r.all_headers()))
                 if r.request.resource_type == "image" else None)
-        page.goto(f"{server.url}/lab")
-        page.get_by_label("Participant id").fill("S3-BROWSER")
-        page.get_by_role("button", name="Start session").click()
-        page.get_by_role("link", name="Continue").click()
-        page.get_by_label("I agree").check()
-        page.get_by_role("button", name="Start").click()
-        page.get_by_role("button", name="Continue").click()
+        begin_lab_session_in_browser(page, server.url, "S3-BROWSER")
         for _ in range(3):  # 2 pairs + 1 attention check
             page.get_by_role("radiogroup", name=QUESTIONS[0]).get_by_role("radio", name="Image A").check()
             page.get_by_role("radiogroup", name=QUESTIONS[1]).get_by_role("radio", name="Image B").check()
@@ -127,9 +121,7 @@ def test_presigned_urls_expire_quickly_and_carry_no_method(s3_study, make_app, t
     client = app.test_client()
     from webapp_helpers import Walker
 
-    w = Walker(client)
-    w.start_lab("S3-API")
-    w.consent_and_instructions()
+    w = Walker(client).begin_lab_session("S3-API")
     r = client.get(f"/api/v1/participants/{w.token}/trials/0")
     view = r.get_json()
     for u in [view["images"]["a"], view["images"]["b"], *view["preload"]]:

@@ -51,9 +51,7 @@ def test_security_headers_on_pages(client):
 
 def test_stimuli_are_cached_long_and_stripped_of_metadata(make_app, make_study, sqlite_url):
     app = make_app(sqlite_url, make_study(leak_metadata=True))
-    w = Walker(app.test_client())
-    w.start_lab("M1")
-    w.consent_and_instructions()
+    w = Walker(app.test_client()).begin_lab_session("M1")
     trial = w.client.get(f"/api/v1/participants/{w.token}/trials/0").get_json()
     r = w.get(trial["images"]["a"])
     assert r.status_code == 200 and r.mimetype == "image/png"
@@ -69,9 +67,7 @@ def test_stimuli_are_cached_long_and_stripped_of_metadata(make_app, make_study, 
 
 def test_rate_limit_on_answers_is_429_with_a_message(make_app, sqlite_url):
     app = make_app(sqlite_url, RATELIMIT_ENABLED=True, CAMSTUDY_RATE_ANSWERS="3 per minute")
-    w = Walker(app.test_client())
-    w.start_lab("R1")
-    w.consent_and_instructions()
+    w = Walker(app.test_client()).begin_lab_session("R1")
     codes = [w.answer(-1, key="same-key-123").status_code for _ in range(4)]
     assert codes == [201, 200, 200, 429]
     assert "Too many requests" in w.responses[-1][1].get_json()["error"]

@@ -168,6 +168,22 @@ def record_problems(page) -> list[str]:
     return problems
 
 
+def begin_lab_session_in_browser(page, base: str, participant_id: str) -> None:
+    """In a real browser, as a participant would: the lab page, then consent and instructions."""
+    page.goto(f"{base}/lab")
+    page.get_by_label("Participant id").fill(participant_id)
+    page.get_by_role("button", name="Start session").click()
+    pass_consent_and_instructions(page)
+
+
+def pass_consent_and_instructions(page) -> None:
+    """From the welcome page of a page or frame: Continue, tick "I agree", Start, Continue."""
+    page.get_by_role("link", name="Continue").click()
+    page.get_by_label("I agree").check()
+    page.get_by_role("button", name="Start").click()
+    page.get_by_role("button", name="Continue").click()
+
+
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 
 
@@ -206,6 +222,12 @@ class Walker:
         assert r.status_code == 302, r.get_data(as_text=True)
         self.token = r.headers["Location"].split("/s/")[1].split("/")[0]
         return self.token
+
+    def begin_lab_session(self, participant_id: str = "P001") -> "Walker":
+        """Start a lab session and pass consent and instructions: a trial is next."""
+        self.start_lab(participant_id)
+        self.consent_and_instructions()
+        return self
 
     def consent_and_instructions(self) -> None:
         self.get(f"/s/{self.token}/")
