@@ -16,21 +16,9 @@ from generator.config import ConfigError, load
 from generator.evaluate import evaluate
 from generator.images import VOC_CLASSES
 from generator.pipeline import generate
+from generator_inputs import demo_study_toml
 
-DEMO = """
-[study]
-id = "t-eval"
-[model]
-arch = "demo_cnn"
-num_classes = 5
-batch_size = 8
-[images]
-source = "demo"
-demo_count = 8
-demo_size = 96
-resize = 96
-crop = 96
-[pairs]
+DEMO = demo_study_toml("t-eval", images=8) + """[pairs]
 n = 6
 attention_checks = 1
 [evaluation]

@@ -15,23 +15,11 @@ from PIL import Image
 from generator.cli import main as generate_main
 from generator.errors import CamStudyError
 from generator.pipeline import generate
+from generator_inputs import demo_study_toml, write_labelled_images
 
 METHOD_WORDS = ("gradcam", "grad", "hirescam", "hires", "cam")
 
-DEMO = """
-[study]
-id = "t-demo"
-[model]
-arch = "demo_cnn"
-num_classes = 5
-batch_size = 8
-[images]
-source = "demo"
-demo_count = 24
-demo_size = 96
-resize = 96
-crop = 96
-[pairs]
+DEMO = demo_study_toml("t-demo", images=24) + """[pairs]
 n = {n}
 seed = {seed}
 attention_checks = 2
@@ -172,16 +160,8 @@ def test_display_size_scales_the_stimuli(tmp_path):
 
 
 def test_folder_images_with_a_corrupt_file_are_skipped_and_reported(tmp_path, capsys):
-    folder = tmp_path / "imgs"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    rows = ["image,class"]
-    for i in range(6):
-        Image.fromarray(rng.integers(0, 255, (80, 90, 3), dtype=np.uint8)).save(folder / f"good{i}.png")
-        rows.append(f"good{i}.png,{['cat', 'dog'][i % 2]}")
-    (folder / "broken.jpg").write_bytes(b"definitely not a jpeg")
-    rows.append("broken.jpg,cat")
-    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    write_labelled_images(tmp_path / "imgs", tmp_path / "labels.csv", ["cat", "dog"] * 3, (80, 90),
+                          broken=("broken.jpg", "cat"))
     (tmp_path / "s.toml").write_text(
         '[study]\nid="folder"\n[model]\narch="resnet18"\nclass_names=["cat","dog"]\nbatch_size=4\n'
         '[images]\nsource="folder"\nfolder="imgs"\ncsv="labels.csv"\nresize=64\ncrop=64\n'

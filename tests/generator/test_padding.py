@@ -19,6 +19,7 @@ from torchvision.io import decode_png
 
 from generator.encode import encode_batch, pad_to_equal_length
 from generator.pipeline import generate
+from generator_inputs import demo_study_toml
 from webapp.survey import strip_png_metadata
 
 DIFFERENCES = [0, 1, 2, 5, 11, 12, 13, 40, 30_000]
@@ -132,20 +133,7 @@ def test_jpeg_difference_larger_than_one_segment():
     assert np.array_equal(pixels(padded[0]), pixels(small))
 
 
-DEMO = """
-[study]
-id = "t-padding"
-[model]
-arch = "demo_cnn"
-num_classes = 5
-batch_size = 8
-[images]
-source = "demo"
-demo_count = 16
-demo_size = 96
-resize = 96
-crop = 96
-[pairs]
+DEMO = demo_study_toml("t-padding", images=16) + """[pairs]
 n = 10
 attention_checks = 3
 [render]

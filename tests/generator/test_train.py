@@ -6,13 +6,13 @@ import hashlib
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from generator.demo_data import DEMO_CLASSES
 from generator.images import demo_source
 from generator.models import describe, load_model
 from generator.preprocess import demo_preprocess
 from generator.train import average_precision, main, train_demo_model
+from generator_inputs import write_labelled_images
 
 TINY = dict(n_train=48, n_test=16, progress=False)
 
@@ -56,14 +56,7 @@ def test_average_precision():
 
 
 def test_finetune_a_torchvision_model_on_a_folder(tmp_path, capsys):
-    rng = np.random.default_rng(0)
-    rows = ["image,class"]
-    for i in range(10):
-        Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(tmp_path / f"im{i}.png")
-        rows.append(f"im{i}.png,{'red' if i % 2 else 'blue'}")
-    (tmp_path / "broken.png").write_bytes(b"not a png")
-    rows.append("broken.png,red")
-    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    write_labelled_images(tmp_path, tmp_path / "labels.csv", ["blue", "red"] * 5, (40, 40), broken=("broken.png", "red"))
     out = tmp_path / "r18.pt"
     rc = main(["--arch", "resnet18", "--head", "flatten", "--images", str(tmp_path), "--csv",
                str(tmp_path / "labels.csv"), "--resize", "40", "--crop", "32", "--epochs", "1",

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from generator_inputs import demo_study_toml
 from prod_server import start_prod
 from webapp_helpers import begin_lab_session_in_browser, migrate_and_import, record_problems
 
@@ -20,20 +21,7 @@ pytestmark = [pytest.mark.slow]
 
 QUESTIONS = ["Which explanation highlights a larger area?", "Which explanation is more focused?"]
 METHOD_WORDS = ("gradcam", "grad-cam", "hirescam", "hires")
-STUDY_TOML = """
-[study]
-id = "s3-demo"
-[model]
-arch = "demo_cnn"
-num_classes = 5
-batch_size = 8
-[images]
-source = "demo"
-demo_count = 12
-demo_size = 64
-resize = 64
-crop = 64
-[pairs]
+STUDY_TOML = demo_study_toml("s3-demo", images=12, size=64) + """[pairs]
 n = 4
 seed = 0
 attention_checks = 1
