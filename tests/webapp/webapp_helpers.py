@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-import pytest
 from PIL import Image, ImageDraw, ImageOps, PngImagePlugin
 
 METHODS = ("gradcam", "hirescam")
@@ -129,6 +128,8 @@ def migrate_and_import(db_url: str, study_dir: Path) -> None:
 
 def assert_crowd_sections_refused(study_dir: Path, match: str) -> None:
     """The study's study.toml is refused, when its crowd sections are read, with an error matching ``match``."""
+    import pytest  # here, not above: benchmarks/load_test.py imports this module without pytest
+
     from webapp.crowd_settings import load_crowd_sections
     from webapp.settings import SettingsError
 
