@@ -3,7 +3,10 @@
 "larger" is compared with `area_above_half` (the map with more area above 0.5),
 "focused" with `entropy` (the map with lower entropy is more concentrated).
 The logistic regression of "chose Grad-CAM" on log(area Grad-CAM / area HiResCAM)
-uses standard errors clustered by participant.
+is a GEE clustered by pair: the area ratio belongs to the pair, so every
+participant's answers on a pair share that pair's pull. Clustering by participant
+instead (as this module once did) rejected a true slope of 0 about 24% of the time
+at alpha = 0.05 in simulations with 40 participants, 10 pairs and pair SD 0.5.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from analysis.clustered import decided
 from analysis.errors import NotComputable
@@ -81,8 +85,6 @@ def log_area_ratio(rows: pd.DataFrame, floor: float) -> tuple[pd.Series, int]:
 
 def area_regression(frame, pairs, question, floor: float = 1e-4,
                     confidence=0.95) -> AreaRegressionResult:
-    import statsmodels.api as sm
-
     rows = with_metrics(frame, pairs, question)
     rows = rows[rows["gradcam_area_above_half"].notna() & rows["hirescam_area_above_half"].notna()]
     if rows.empty:
@@ -90,16 +92,41 @@ def area_regression(frame, pairs, question, floor: float = 1e-4,
     x, zero = log_area_ratio(rows, floor)
     if x.nunique() < 2 or rows["chose_gradcam"].nunique() < 2:
         raise NotComputable("needs varying area ratios and both methods chosen")
-    groups = pd.factorize(rows["participant_id"])[0]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = sm.Logit(rows["chose_gradcam"].to_numpy(float), sm.add_constant(x.to_numpy())).fit(
-            disp=False, cov_type="cluster", cov_kwds={"groups": groups})
-    slope, se = float(fit.params[1]), float(fit.bse[1])
-    lo, hi = fit.conf_int(alpha=1 - confidence)[1]
+    slope, se, df = _pair_clustered_slope(rows["chose_gradcam"].to_numpy(float), x.to_numpy(),
+                                          pd.factorize(rows["pair_id"])[0])
+    q = stats.t.ppf(0.5 + confidence / 2, df)
+    lo, hi = slope - q * se, slope + q * se
     ln2 = np.log(2)
     return AreaRegressionResult(
         question=question, slope=slope, odds_ratio_per_doubling=float(np.exp(slope * ln2)),
         interval=Interval(float(np.exp(lo * ln2)), float(np.exp(hi * ln2)), confidence,
-                          "Wald, clustered by participant"),
-        pvalue=float(fit.pvalues[1]), observations=len(rows), pairs_with_zero_area=zero)
+                          f"Wald, GEE clustered by pair, bias-reduced, t with {df:g} df"),
+        pvalue=float(2 * stats.t.sf(abs(slope / se), df)), observations=len(rows),
+        pairs_with_zero_area=zero)
+
+
+def _pair_clustered_slope(chose: np.ndarray, x: np.ndarray,
+                          pairs: np.ndarray) -> tuple[float, float, float]:
+    """Slope, standard error and t degrees of freedom of a logistic GEE clustered by pair.
+
+    Independence working correlation; Mancl & DeRouen's bias-reduced sandwich
+    (statsmodels' cov_type="bias_reduced") with t on pairs - 1 df, because a study
+    has few pairs and the plain sandwich is too small with few clusters.
+    """
+    import statsmodels.api as sm
+
+    n_pairs = len(np.unique(pairs))
+    if n_pairs < 3:
+        raise NotComputable(f"needs at least 3 pairs to estimate the slope's variance, found {n_pairs}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = sm.GEE(chose, sm.add_constant(x), groups=pairs, family=sm.families.Binomial(),
+                     cov_struct=sm.cov_struct.Independence()).fit(cov_type="bias_reduced")
+        fitted = np.asarray(fit.fittedvalues)
+        variance = np.diag(np.asarray(fit.cov_robust_bc))
+    if np.any(fitted < 1e-6) or np.any(fitted > 1 - 1e-6):
+        raise NotComputable("the area ratio separates the choices perfectly (the odds ratio is "
+                            "infinite and has no standard error)")
+    if not np.all(np.isfinite(variance)) or variance[1] <= 0:
+        raise NotComputable(f"no usable standard error for the slope ({n_pairs} pairs)")
+    return float(fit.params[1]), float(np.sqrt(variance[1])), float(n_pairs - 1)
