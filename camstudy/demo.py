@@ -99,7 +99,6 @@ def count_simulated(app) -> int:
 
     from webapp.db import Participant, db
     from webapp.flow import active_study
-    from webapp.simulate import SIM_PREFIX
 
     with app.app_context():
         study = active_study(db.session)
@@ -107,7 +106,7 @@ def count_simulated(app) -> int:
             return 0
         return db.session.scalar(select(func.count(Participant.id)).where(
             Participant.study_pk == study.id,
-            Participant.participant_id.startswith(SIM_PREFIX, autoescape=True)))
+            Participant.is_simulated))
 
 
 @contextmanager

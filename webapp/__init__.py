@@ -14,6 +14,11 @@ from typing import Any
 
 from flask import Flask
 
+# Participant ids of `camstudy simulate` (simulated people, not people): stored and
+# exported like anyone's, marked in the admin area (analysis has its own copy: it does
+# not import webapp).
+SIM_PREFIX = "sim-"
+
 ENV_KEYS = {
     # config key -> environment variable
     "SECRET_KEY": "CAMSTUDY_SECRET_KEY",

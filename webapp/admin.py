@@ -21,7 +21,6 @@ from webapp import export
 from webapp.db import Pair, Participant, Response as Answer, Study, Trial, db, utcnow
 from webapp.flow import active_study, settings_of
 from webapp.security import limiter
-from webapp.simulate import SIM_PREFIX
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -90,11 +89,6 @@ def _study() -> Study:
     return s
 
 
-def is_simulated(participant_id: str) -> bool:
-    """Whether a participant is one of `camstudy simulate`'s, not a person."""
-    return participant_id.startswith(SIM_PREFIX)
-
-
 def live_counts(study: Study) -> dict[str, int]:
     s = db.session
     now = utcnow()
@@ -105,7 +99,7 @@ def live_counts(study: Study) -> dict[str, int]:
     timeout = settings_of(study).assignment["allocation_timeout_minutes"]
     return {
         "participants": s.scalar(p),
-        "simulated": s.scalar(p.where(Participant.participant_id.startswith(SIM_PREFIX, autoescape=True))),
+        "simulated": s.scalar(p.where(Participant.is_simulated)),
         "completed": s.scalar(p.where(Participant.completed_at.is_not(None))),
         "in_progress": s.scalar(p.where(Participant.completed_at.is_(None),
                                         Participant.last_seen_at >= now - timedelta(minutes=timeout))),
@@ -140,7 +134,7 @@ def participant_progress(study: Study) -> list[dict]:
         .group_by(Participant.id)
         .order_by(Participant.created_at.desc())
     )
-    return [{"p": p, "answered": a, "total": t, "failures": f, "simulated": is_simulated(p.participant_id)}
+    return [{"p": p, "answered": a, "total": t, "failures": f, "simulated": p.is_simulated}
             for p, a, t, f in rows]
 
 

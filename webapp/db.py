@@ -13,7 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, current_app, g
 from sqlalchemy import event
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+
+from webapp import SIM_PREFIX
 
 # Stable constraint names: Alembic needs them to alter constraints later (SQLite batch mode).
 NAMING = {
@@ -128,6 +131,16 @@ class Participant(Base):
     trials_done_at: Mapped[datetime | None]
     questionnaire: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     completed_at: Mapped[datetime | None]
+
+    @hybrid_property
+    def is_simulated(self) -> bool:
+        """One of `camstudy simulate`'s participants (id prefix ``sim-``), not a person."""
+        return self.participant_id.startswith(SIM_PREFIX)
+
+    @is_simulated.inplace.expression
+    @classmethod
+    def _is_simulated_expression(cls) -> sa.ColumnElement[bool]:
+        return cls.participant_id.startswith(SIM_PREFIX, autoescape=True)
     completion_code: Mapped[str] = mapped_column(sa.String(64))
 
     study: Mapped[Study] = relationship()

@@ -40,7 +40,8 @@ from urllib.parse import urljoin, urlparse
 import requests
 from tqdm import tqdm
 
-SIM_PREFIX = "sim-"
+from webapp import SIM_PREFIX
+
 USER_AGENT = "camstudy-simulator/1 (simulated participant)"
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 IMG_RE = re.compile(r'<img[^>]*\ssrc="([^"]+)"')
