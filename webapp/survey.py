@@ -190,15 +190,17 @@ STIMULI_RECHECK_S = 2.0
 
 
 def _stimulus_index() -> dict[str, tuple[str, str, str | None]]:
-    """name -> (file path, sha256, url) over every imported study, cached per process.
+    """name -> (file path, sha256, url) over every imported study, cached per process as
+    ``(studies, index, checked at)``.
 
     Keyed by the studies' (pk, manifest_sha256, study_dir): one small query tells whether
     a study was imported, replaced, moved or deleted since."""
     studies = tuple(tuple(r) for r in db.session.execute(
         select(Study.id, Study.manifest_sha256, Study.study_dir).order_by(Study.id)))
-    cache = current_app.extensions.setdefault("camstudy_stimuli", {})
-    index = cache.get(studies)
-    if index is None:
+    cached = current_app.extensions.get("camstudy_stimuli")
+    if cached is not None and cached[0] == studies:
+        index = cached[1]
+    else:
         dirs = {pk: study_dir for pk, _, study_dir in studies}
         index = {}
         for name, file, sha, url, study_pk in db.session.execute(
@@ -206,9 +208,7 @@ def _stimulus_index() -> dict[str, tuple[str, str, str | None]]:
         ):
             if study_pk in dirs:
                 index.setdefault(name, (str(Path(dirs[study_pk]) / file), sha, url))
-        cache.clear()  # only the current set of studies is worth keeping
-        cache[studies] = index
-    cache["checked"] = (time.monotonic(), index)
+    current_app.extensions["camstudy_stimuli"] = (studies, index, time.monotonic())
     return index
 
 
@@ -217,9 +217,9 @@ def _find_stimulus(name: str) -> tuple[str, str, str | None] | None:
     in an index checked against the database in the last STIMULI_RECHECK_S seconds is
     served without a query (names are content hashes, so a hit is never a wrong image;
     a study deleted or moved stops being served within that time); a miss always checks."""
-    checked, index = current_app.extensions.get("camstudy_stimuli", {}).get("checked", (None, None))
-    if checked is not None and time.monotonic() - checked < STIMULI_RECHECK_S:
-        found = index.get(name)
+    cached = current_app.extensions.get("camstudy_stimuli")
+    if cached is not None and time.monotonic() - cached[2] < STIMULI_RECHECK_S:
+        found = cached[1].get(name)
         if found is not None:
             return found
     return _stimulus_index().get(name)
