@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "webapp")]
 
+from http_floor import hammer  # noqa: E402
 from prod_server import drop_postgres, fresh_postgres, start_prod  # noqa: E402
 from webapp_helpers import build_study  # noqa: E402
 
@@ -60,38 +61,6 @@ def server_cpu_s(server) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def reference_rate(url: str, concurrency: int, total: int) -> dict:
-    """The same kind of client fetching the cheapest thing the server has (a static file,
-    no database) as fast as it can: requests/s and CPU per request of client and server
-    on this machine, the ceiling any survey request rate sits under."""
-    import threading
-
-    import requests
-
-    per, lock, cpu0 = max(1, total // concurrency), threading.Lock(), os.times()
-    failures: list[int] = []
-
-    def fetch() -> None:
-        with requests.Session() as http:
-            http.trust_env = False
-            for _ in range(per):
-                r = http.get(url + "/static/survey.css", timeout=30)
-                if r.status_code != 200:
-                    with lock:
-                        failures.append(r.status_code)
-
-    threads = [threading.Thread(target=fetch) for _ in range(concurrency)]
-    t0 = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall, cpu1 = time.monotonic() - t0, os.times()
-    n = per * concurrency
-    return {"requests": n, "requests_per_s": round(n / wall, 1), "failures": len(failures),
-            "client_cpu_ms_per_request": round((cpu1.user + cpu1.system - cpu0.user - cpu0.system) / n * 1000, 2)}
-
-
 def run_one(kind: str, args: argparse.Namespace, work: Path) -> dict:
     from sqlalchemy.orm import Session
 
@@ -109,12 +78,10 @@ def run_one(kind: str, args: argparse.Namespace, work: Path) -> dict:
         import_study(s, study)
     server = start_prod(url, work / f"{kind}-server.log", workers=args.workers, threads=args.threads)
     try:
-        reference = reference_rate(server.url, args.concurrency, args.reference) if args.reference else None
-    except BaseException:
-        server.stop()
-        raise
-    cpu, server_cpu0 = os.times(), server_cpu_s(server)
-    try:
+        # the same kind of client fetching the cheapest thing the server has (a static file,
+        # no database) as fast as it can: the ceiling any survey request rate sits under
+        reference = hammer(server.url + "/static/survey.css", args.concurrency, args.reference) if args.reference else None
+        cpu, server_cpu0 = os.times(), server_cpu_s(server)
         manifest = json.loads((study / "manifest.json").read_text())
         opts = ClientOptions(forwarded_for=True, timeout_s=30, trust_env=False, think_s=args.think)  # 127.0.0.1: no proxy, no .netrc
         result = simulate(server.url, args.participants, manifest=manifest, concurrency=args.concurrency,
