@@ -118,8 +118,9 @@ def export_main(argv: list[str]) -> int:
     if engine is None:
         return 1
     with Session(engine) as session:
-        text = export.to_json(session, args.study) if args.json else export.to_csv(session, args.study)
-        n = sum(1 for _ in export.rows(session, args.study))
+        data = list(export.rows(session, args.study))  # read once: written and counted
+        text = (export.to_json if args.json else export.to_csv)(session, args.study, data=data)
+        n = len(data)
     engine.dispose()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")

@@ -71,16 +71,19 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
-def to_csv(session: Session, study_id: str | None = None) -> str:
+def to_csv(session: Session, study_id: str | None = None, *, data: list[dict[str, Any]] | None = None) -> str:
+    """The CSV export (``data``: the rows, when the caller has read them already)."""
     buf = io.StringIO()
     buf.write(f"# camstudy-responses format_version={FORMAT_VERSION}\n")
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(COLUMNS)
-    for row in rows(session, study_id):
+    for row in rows(session, study_id) if data is None else data:
         w.writerow([_cell(row[c]) for c in COLUMNS])
     return buf.getvalue()
 
 
-def to_json(session: Session, study_id: str | None = None) -> str:
-    doc = {"format_version": FORMAT_VERSION, "kind": "camstudy-responses", "rows": list(rows(session, study_id))}
+def to_json(session: Session, study_id: str | None = None, *, data: list[dict[str, Any]] | None = None) -> str:
+    """The JSON export (``data``: the rows, when the caller has read them already)."""
+    doc = {"format_version": FORMAT_VERSION, "kind": "camstudy-responses",
+           "rows": list(rows(session, study_id)) if data is None else data}
     return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
