@@ -551,25 +551,19 @@ def audit(engine: Any, result: SimulationResult, slack: int = 1) -> list[str]:
         if acked != sum(len(a.sides) for pr in result.participants for a in pr.acks):
             problems.append("acknowledged answer count mismatch")
         for study in s.scalars(select(Study)):
-            a = Settings.from_dict(study.settings).assignment
-            practice = Settings.from_dict(study.settings).survey["practice_trials"]
-            most = a["pairs_per_participant"] + a["attention_checks_per_participant"]
-            over = s.execute(
-                select(Participant.participant_id, func.count(Trial.id))
-                .join(Trial, Trial.participant_pk == Participant.id)
-                .where(Participant.study_pk == study.id, Trial.is_practice.is_(False))
-                .group_by(Participant.id, Participant.participant_id)
-                .having(func.count(Trial.id) > most)
-            ).all()
-            problems += [f"{pid}: {n} trials, more than {most}" for pid, n in over]
-            over_practice = s.execute(
-                select(Participant.participant_id, func.count(Trial.id))
-                .join(Trial, Trial.participant_pk == Participant.id)
-                .where(Participant.study_pk == study.id, Trial.is_practice.is_(True))
-                .group_by(Participant.id, Participant.participant_id)
-                .having(func.count(Trial.id) > practice)
-            ).all()
-            problems += [f"{pid}: {n} practice trials, more than {practice}" for pid, n in over_practice]
+            settings = Settings.from_dict(study.settings)
+            a = settings.assignment
+            most = {False: ("trials", a["pairs_per_participant"] + a["attention_checks_per_participant"]),
+                    True: ("practice trials", settings.survey["practice_trials"])}
+            for is_practice, (what, allowed) in most.items():
+                over = s.execute(
+                    select(Participant.participant_id, func.count(Trial.id))
+                    .join(Trial, Trial.participant_pk == Participant.id)
+                    .where(Participant.study_pk == study.id, Trial.is_practice.is_(is_practice))
+                    .group_by(Participant.id, Participant.participant_id)
+                    .having(func.count(Trial.id) > allowed)
+                ).all()
+                problems += [f"{pid}: {n} {what}, more than {allowed}" for pid, n in over]
             limit = a["ratings_per_pair"] + slack
             crowded = s.execute(
                 select(Trial.pair_pk, func.count(Trial.id))

@@ -83,3 +83,28 @@ def test_response_model_follows_the_manifest(make_study):
         else:
             gradcam = "A" if pair["sides"]["A"]["method"] == "gradcam" else "B"
             assert got["larger"] == gradcam and got["focused"] != gradcam
+
+
+def test_audit_reports_over_allocation_of_real_and_practice_trials(app, walker):
+    """The load and fault tests trust audit(): it must see a participant with more
+    trials (or practice trials) than the settings allow."""
+    from sqlalchemy import insert, select
+
+    from webapp import db_engine
+    from webapp.db import Trial, db
+    from webapp.simulate import SimulationResult, Timings, audit
+
+    walker.begin_lab_session("OVER1")
+    engine = db_engine(app)
+    nothing = SimulationResult([], Timings(), 1.0, "none")
+    assert audit(engine, nothing) == []
+    with app.app_context():
+        first = db.session.scalars(select(Trial).order_by(Trial.trial_index)).first()
+        base = {"participant_pk": first.participant_pk, "pair_pk": first.pair_pk, "is_attention_check": False,
+                "swapped": False, "left_method": "gradcam", "right_method": "hirescam"}
+        db.session.execute(insert(Trial), [{**base, "trial_index": 900, "image_id": "extra-1", "is_practice": False},
+                                           {**base, "trial_index": -90, "image_id": "extra-2", "is_practice": True}])
+        db.session.commit()
+    problems = audit(engine, nothing)
+    assert any("OVER1" in p and " trials, more than" in p and "practice" not in p for p in problems), problems
+    assert any("OVER1" in p and "practice trials, more than" in p for p in problems), problems
