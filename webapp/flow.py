@@ -230,13 +230,6 @@ def trial_images(trial: Trial, show_original: bool, info: StudyInfo | None = Non
     }
 
 
-def show_original(study: Study, settings: Settings) -> bool:
-    value = settings.survey["show_original"]
-    if value is None:
-        value = (study.manifest.get("render") or {}).get("show_original", True)
-    return bool(value)
-
-
 def counts(session: Session, participant: Participant) -> tuple[int, int]:
     """(answered real trials, real trials) for the progress bar."""
     total, answered = session.execute(
