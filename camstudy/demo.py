@@ -31,15 +31,23 @@ def step(text: str) -> None:
 
 
 def usable(model_path: Path) -> bool:
-    """Whether a saved demo model still fits the current demo CNN."""
+    """Whether a saved demo model still fits the current demo CNN and scenes."""
+    import torch
+
+    from generator.demo_model import DEMO_VERSION
     from generator.errors import ModelLoadError
     from generator.model_setup import checkpoint_metadata
     from generator.models import load_model
 
+    try:  # same parameter shapes are not enough: an older demo was trained on other scenes
+        if torch.load(model_path, map_location="cpu", weights_only=True).get("demo_version") != DEMO_VERSION:
+            return False
+    except Exception:  # noqa: BLE001 - unreadable: train again
+        return False
     meta = checkpoint_metadata(model_path)
     try:
         load_model("demo_cnn", weights=model_path, num_classes=meta.get("num_classes"),
-                   input_size=meta.get("input_size", 96))
+                   input_size=meta.get("input_size", 128))
     except (ModelLoadError, ValueError):
         return False
     return True
