@@ -94,3 +94,19 @@ def test_default_demo_training_learns_the_shapes(trained_demo_model):
         hits += bool(cell[peak])
         total += 1
     assert hits / total >= 0.8
+
+
+def test_make_demo_retrains_a_model_of_an_older_demo(tmp_path):
+    """Same parameter shapes, other scenes: `make demo` must not reuse an older demo model."""
+    from camstudy.demo import usable
+
+    path = tmp_path / "demo.pt"
+    train_demo_model(path, seed=0, epochs=1, **TINY)
+    assert usable(path)
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["demo_version"] -= 1
+    torch.save(ckpt, path)
+    assert not usable(path)
+    del ckpt["demo_version"]
+    torch.save(ckpt, path)
+    assert not usable(path)
