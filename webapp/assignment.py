@@ -5,6 +5,11 @@ Allocation happens once per participant, when they start (after consent):
 - real pairs least-rated first: a pair's load counts answered trials and trials of
   participants still in progress (seen within ``allocation_timeout_minutes``);
 - never the same image twice to one participant (also a unique key in the schema);
+- attention checks first: the generator draws them on study images, so each
+  participant's checks are chosen (least shown first) before the real pairs and their
+  images are reserved; the real pairs then come from the other images. Every
+  participant gets exactly ``attention_checks_per_participant`` checks; the importer
+  refuses a study where that cannot hold or would cost real trials (``check_capacity``);
 - attention checks inserted at random positions; practice trials first;
 - with ``counterbalance_sides`` each pair goes to the A/B order it has been shown in
   less often, so both orders come out equally often (±1) across participants;
@@ -31,6 +36,25 @@ from webapp.settings import Settings
 
 class StudyFull(Exception):
     """No pair is left under ``max_ratings_per_pair``."""
+
+
+def check_capacity(pairs: list[tuple[str, bool]], assignment: dict) -> str | None:
+    """Why every participant cannot get the configured attention checks, or why reserving
+    their images would cost real trials (None: it works). ``pairs``: (image_id, is_check)."""
+    real = {image for image, check in pairs if not check}
+    checks = {image for image, check in pairs if check}
+    k, wanted = assignment["attention_checks_per_participant"], assignment["pairs_per_participant"]
+    if k > len(checks):
+        return (f"[assignment] attention_checks_per_participant = {k}, but the manifest has attention checks "
+                f"on only {len(checks)} distinct image(s): lower the setting or render more checks "
+                f"([pairs] attention_checks)")
+    taken = min(k, len(real & checks))  # images a participant's checks may take from the real pairs
+    if min(wanted, len(real)) > len(real) - taken:
+        return (f"[assignment] pairs_per_participant = {wanted} with attention_checks_per_participant = {k}: "
+                f"the checks are drawn on study images and nobody sees an image twice, so a participant "
+                f"can rate at most {len(real) - taken} of the {len(real)} images with real pairs; lower "
+                f"pairs_per_participant to {len(real) - taken} or the checks per participant")
+    return None
 
 
 def participant_seed(study_seed: int, serial: int) -> int:
@@ -102,11 +126,12 @@ def allocate(session: Session, participant: Participant, settings: Settings) -> 
             used_images.add(p.image_id)
         return chosen
 
+    # Checks first: they share images with real pairs, and the repeat rule must not skip them.
+    checks = pick([p for p in pairs if p.is_attention_check], a["attention_checks_per_participant"])
     real = pick([p for p in pairs if not p.is_attention_check], a["pairs_per_participant"])
     if not real:
         session.rollback()
         raise StudyFull(study_id)
-    checks = pick([p for p in pairs if p.is_attention_check], a["attention_checks_per_participant"])
     rest = [p for p in pairs if p.image_id not in used_images]
     # Practice on spare attention checks first: they show no method at all.
     n_practice = settings.survey["practice_trials"]

@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from webapp.db import Pair, Participant, Response, Stimulus, Study, Trial
+from webapp.assignment import check_capacity
 from webapp.crowd_settings import parse_crowd_sections
+from webapp.db import Pair, Participant, Response, Stimulus, Study, Trial
 from webapp.manifest_check import ImportError_, check_pairs, pair_where, stimulus_entries
 from webapp.settings import Settings, parse_sections, read_toml
 from webapp.stimulus_urls import s3_uri
@@ -177,6 +178,10 @@ def _import(session: Session, study_dir: Path, replace: bool, discard_answers: b
             f"{', '.join(missing)} used by the manifest"
         )
     check_pairs(path, manifest)
+    problem = check_capacity([(p["image_id"], bool(p.get("is_attention_check"))) for p in manifest["pairs"]],
+                             settings.assignment)
+    if problem:
+        raise ImportError_(f"{toml_path}: {problem} ({path})")
     verify_stimulus_files(study_dir, manifest)
     ids = [p["pair_id"] for p in manifest["pairs"]]
 
