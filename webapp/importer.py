@@ -163,19 +163,14 @@ def import_study(session: Session, study_dir: Path, replace: bool = False,
         raise
 
 
-def _import(session: Session, study_dir: Path, replace: bool, discard_answers: bool) -> ImportResult:
-    manifest = read_manifest(study_dir)
-    toml_path = study_dir / "study.toml"
-    doc = read_toml(toml_path)
-    settings = parse_sections(doc, str(toml_path))
-    stored_settings = {**settings.as_dict(), **parse_crowd_sections(doc, str(toml_path))}
-    path = study_dir / "manifest.json"
-    questions = manifest["questions"]
-    missing = [q for q in questions if q not in settings.survey["questions"]]
+def check_study(study_dir: Path, manifest: dict[str, Any], settings: Settings) -> None:
+    """Everything import requires (docs/formats.md), before anything is stored: questions
+    with texts, well-formed pairs, settings the pairs can honour, stimulus bytes as recorded."""
+    path, toml_path = study_dir / "manifest.json", study_dir / "study.toml"
+    missing = [q for q in manifest["questions"] if q not in settings.survey["questions"]]
     if missing:
         raise ImportError_(
-            f"{study_dir / 'study.toml'}: [survey.questions] has no text for question(s) "
-            f"{', '.join(missing)} used by the manifest"
+            f"{toml_path}: [survey.questions] has no text for question(s) {', '.join(missing)} used by the manifest"
         )
     check_pairs(path, manifest)
     problem = check_capacity([(p["image_id"], bool(p.get("is_attention_check"))) for p in manifest["pairs"]],
@@ -183,6 +178,16 @@ def _import(session: Session, study_dir: Path, replace: bool, discard_answers: b
     if problem:
         raise ImportError_(f"{toml_path}: {problem} ({path})")
     verify_stimulus_files(study_dir, manifest)
+
+
+def _import(session: Session, study_dir: Path, replace: bool, discard_answers: bool) -> ImportResult:
+    manifest = read_manifest(study_dir)
+    toml_path = study_dir / "study.toml"
+    doc = read_toml(toml_path)
+    settings = parse_sections(doc, str(toml_path))
+    stored_settings = {**settings.as_dict(), **parse_crowd_sections(doc, str(toml_path))}
+    path = study_dir / "manifest.json"
+    check_study(study_dir, manifest, settings)
     ids = [p["pair_id"] for p in manifest["pairs"]]
 
     digest = content_sha256(manifest)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from webapp.db import SIDES
 
@@ -31,12 +31,13 @@ class ImportError_(ValueError):
 
 def check_pairs(path: Path, manifest: dict[str, Any]) -> None:
     """Refuse the first pair that breaks a rule of docs/formats.md ("What import requires")."""
+    base = _storage_base_url(path, manifest.get("storage"))
     methods = manifest.get("methods")
     allowed = set(KNOWN_METHODS) & set(methods) if isinstance(methods, list) else set(KNOWN_METHODS)
     seen: set[str] = set()
     for i, pair in enumerate(manifest["pairs"]):
         where = pair_where(path, i, pair)
-        _check_pair(where, pair, manifest["questions"], allowed)
+        _check_pair(where, pair, manifest["questions"], allowed, base)
         pid = pair["pair_id"]
         if pid in seen:
             raise ImportError_(f"{where} pair_id: {pid!r} is used by an earlier pair too (pair ids must be unique)")
@@ -55,7 +56,7 @@ def stimulus_entries(pair: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return entries + [(f"sides.{side}", pair["sides"][side]) for side in ("A", "B")]
 
 
-def _check_pair(where: str, pair: Any, questions: list[str], methods: set[str]) -> None:
+def _check_pair(where: str, pair: Any, questions: list[str], methods: set[str], base: str | None) -> None:
     if not isinstance(pair, dict):
         raise ImportError_(f"{where} must be an object")
     for key in ("pair_id", "image_id"):
@@ -65,7 +66,7 @@ def _check_pair(where: str, pair: Any, questions: list[str], methods: set[str]) 
     if not isinstance(sides, dict) or set(sides) != {"A", "B"}:
         raise ImportError_(f"{where} sides: must have exactly A and B")
     for field, entry in stimulus_entries(pair):
-        check_stimulus_entry(where, field, entry)
+        check_stimulus_entry(where, field, entry, base)
     _check_distinct(where, sides["A"], sides["B"])
     if pair.get("is_attention_check"):
         _check_expected(where, pair.get("expected"), questions)
@@ -73,7 +74,7 @@ def _check_pair(where: str, pair: Any, questions: list[str], methods: set[str]) 
         _check_methods(where, sides, methods)
 
 
-def check_stimulus_entry(where: str, field: str, entry: Any) -> None:
+def check_stimulus_entry(where: str, field: str, entry: Any, base: str | None) -> None:
     """A stimulus: a file (or URL), and the sha256 of its bytes, required."""
     if not isinstance(entry, dict) or not (entry.get("file") or entry.get("url")):
         raise ImportError_(f"{where} {field}: needs a file (or url)")
@@ -91,30 +92,49 @@ def check_stimulus_entry(where: str, field: str, entry: Any) -> None:
         raise ImportError_(f"{where} {field}.sha256: {got}; every stimulus needs the sha256 of its bytes")
     url = entry.get("url")
     if url is not None:
-        problem = url_problem(url)
+        problem = url_problem(url, base)
         if problem:
             raise ImportError_(f"{where} {field}.url: {problem}")
 
 
-def url_problem(url: Any) -> str | None:
+def url_problem(url: Any, base: str | None) -> str | None:
     """Why a stimulus URL may not reach a participant's page (None: it may).
 
-    Relative URLs and ``https:`` URLs with a host only: ``http:`` would be mixed content
-    (and readable on the way), ``javascript:``/``data:`` and other schemes are not images
-    from a place the researcher controls, and ``//host/...`` takes whatever scheme the
-    page has."""
+    Relative URLs, and ``https:`` URLs under the study's own public storage
+    (``storage.base_url``) only: ``http:`` is readable and changeable on the way,
+    ``javascript:``/``data:`` and other schemes are not images from the study's storage,
+    ``//host/...`` takes whatever scheme the page has, and a foreign host could serve
+    other bytes than the manifest's sha256 (and learns who takes the study)."""
     if not isinstance(url, str) or not url:
         return f"{url!r} is not a URL string"
     if URL_UNSAFE_RE.search(url):
         return f"{url!r} contains white space, a control character or a backslash"
     parts = urlsplit(url)
+    if {".", ".."} & {unquote(segment) for segment in parts.path.split("/")}:
+        return f"{url!r} has a '.' or '..' path segment (the browser would leave the folder it names)"
     if parts.scheme == "https":
-        return None if parts.hostname else f"{url!r} has no host"
+        if not parts.hostname:
+            return f"{url!r} has no host"
+        if base is None or not url.startswith(base.rstrip("/") + "/"):
+            return (f"{url!r} is not under the study's storage.base_url ({base or 'none set'}): "
+                    "https: URLs may only point to the study's own public storage")
+        return None
     if parts.scheme:
         return f"{url!r}: scheme {parts.scheme + ':'!r} is not allowed (relative or https: URLs only)"
     if parts.netloc or url.startswith("//"):
         return f"{url!r} names a host without a scheme (write https://...)"
     return None
+
+
+def _storage_base_url(path: Path, storage: Any) -> str | None:
+    """The manifest's public storage URL (an https: URL), or None when it has none."""
+    base = storage.get("base_url") if isinstance(storage, dict) else None
+    if base is None:
+        return None
+    parts = urlsplit(base) if isinstance(base, str) else None
+    if parts is None or parts.scheme != "https" or not parts.hostname or URL_UNSAFE_RE.search(base):
+        raise ImportError_(f"{path}: storage.base_url: {base!r} must be an https: URL with a host")
+    return base
 
 
 def _check_distinct(where: str, a: dict[str, Any], b: dict[str, Any]) -> None:

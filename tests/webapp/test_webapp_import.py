@@ -141,10 +141,7 @@ def test_question_without_text_is_refused(session, make_study):
 def test_public_s3_urls_are_passed_to_the_browser(sqlite_url, make_study, make_app):
     d = make_study()
     with edited_manifest(d) as m:
-        m["storage"] = {"kind": "s3", "url_mode": "public", "base_url": "https://cdn.example.org/study/"}
-        for p in m["pairs"]:
-            for entry in [p["original"], p["sides"]["A"], p["sides"]["B"]]:
-                entry["url"] = "https://cdn.example.org/study/" + entry["file"]
+        public_storage(m)
     for f in (d / "stimuli").iterdir():
         f.unlink()  # nothing local: the browser fetches from the bucket
     app = make_app(sqlite_url, d)
@@ -265,6 +262,7 @@ TAMPERED = {
     "foreign scheme": (_set("sides.A.url", "ftp://cdn.example.org/a.png"), "sides.A.url"),
     "https: URL without a host": (_set("sides.A.url", "https:///a.png"), "sides.A.url"),
     "URL not a string": (_set("sides.A.url", ["https://cdn.example.org/a.png"]), "sides.A.url"),
+    "foreign https: host": (_set("sides.B.url", "https://tracker.example.net/b.png"), "sides.B.url"),
 }
 
 
@@ -290,13 +288,45 @@ def test_attention_check_sides_must_be_distinct_files_too(session, make_study):
         import_study(session, d)
 
 
-@pytest.mark.parametrize("url", ["https://cdn.example.org/study/x.png", "stimuli/x.png", "/static/x.png"])
-def test_https_and_relative_stimulus_urls_are_accepted(session, make_study, url):
+@pytest.mark.parametrize("url", ["stimuli/x.png", "/static/x.png"])
+def test_relative_stimulus_urls_are_accepted(session, make_study, url):
     d = make_study()
     with edited_manifest(d) as m:
         m["pairs"][0]["original"]["url"] = url
     assert import_study(session, d).created
     assert session.scalar(select(func.count(Stimulus.id)).where(Stimulus.url == url)) == 1
+
+
+def public_storage(m: dict, base: str = "https://cdn.example.org/study/") -> None:
+    """Every stimulus at its public S3/CDN URL below ``base``, as the generator writes them."""
+    m["storage"] = {"kind": "s3", "url_mode": "public", "base_url": base}
+    for p in m["pairs"]:
+        for entry in [p["original"], p["sides"]["A"], p["sides"]["B"]]:
+            entry["url"] = base + entry["file"]
+
+
+@pytest.mark.parametrize("url", ["https://cdn.example.org.tracker.example/study/x.png",
+                                 "https://cdn.example.org/other-study/x.png",
+                                 "https://tracker.example/https://cdn.example.org/study/x.png",
+                                 "https://cdn.example.org/study/../other-study/x.png",
+                                 "https://cdn.example.org/study/%2E%2E/other-study/x.png"])
+def test_https_urls_outside_the_studys_storage_are_refused(session, make_study, url):
+    d = make_study()
+    with edited_manifest(d) as m:
+        public_storage(m)
+        pair = m["pairs"][1]
+        pair["sides"]["A"]["url"] = url
+    with pytest.raises(ImportError_, match=rf"pair {pair['pair_id']!r} .*sides.A.url: .*(not under the study's storage.base_url|'\.\.' path segment)"):
+        import_study(session, d)
+
+
+@pytest.mark.parametrize("base", ["http://cdn.example.org/study/", "javascript:alert(1)//", "https:///study/"])
+def test_storage_base_url_must_be_https(session, make_study, base):
+    d = make_study()
+    with edited_manifest(d) as m:
+        public_storage(m, base)
+    with pytest.raises(ImportError_, match="storage.base_url: .* must be an https: URL with a host"):
+        import_study(session, d)
 
 
 def test_raw_maps_file_beside_the_manifest_is_never_served(make_app, make_study, sqlite_url):
