@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from webapp.db import SIDES
+from webapp.db import SIDES, Pair, Stimulus
 
 # The generator's registry (generator.cams.METHODS), kept by hand because the webapp
 # never imports torch; tests/webapp/test_webapp_import.py keeps the two equal.
@@ -20,6 +20,10 @@ KNOWN_METHODS = ("gradcam", "hirescam", "cam")
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# The schema's column sizes (webapp/db.py): longer values would fail at the database.
+PAIR_ID_MAX, IMAGE_ID_MAX = Pair.__table__.c.pair_id.type.length, Pair.__table__.c.image_id.type.length
+FILE_MAX, URL_MAX = Stimulus.__table__.c.file.type.length, Stimulus.__table__.c.url.type.length
 # Browsers drop tabs and newlines inside URLs and strip leading spaces and control
 # characters, so "java\tscript:" runs as javascript: refuse any such character.
 URL_UNSAFE_RE = re.compile(r"[\x00-\x20\x7f\\]")
@@ -33,7 +37,8 @@ def check_pairs(path: Path, manifest: dict[str, Any]) -> None:
     """Refuse the first pair that breaks a rule of docs/formats.md ("What import requires")."""
     base = _storage_base_url(path, manifest.get("storage"))
     methods = manifest.get("methods")
-    allowed = set(KNOWN_METHODS) & set(methods) if isinstance(methods, list) else set(KNOWN_METHODS)
+    listed = {m for m in methods if isinstance(m, str)} if isinstance(methods, list) else set(KNOWN_METHODS)
+    allowed = set(KNOWN_METHODS) & listed
     seen: set[str] = set()
     for i, pair in enumerate(manifest["pairs"]):
         where = pair_where(path, i, pair)
@@ -59,9 +64,9 @@ def stimulus_entries(pair: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 def _check_pair(where: str, pair: Any, questions: list[str], methods: set[str], base: str | None) -> None:
     if not isinstance(pair, dict):
         raise ImportError_(f"{where} must be an object")
-    for key in ("pair_id", "image_id"):
-        if not isinstance(pair.get(key), str) or not pair[key]:
-            raise ImportError_(f"{where} {key}: must be a non-empty string")
+    for key, longest in (("pair_id", PAIR_ID_MAX), ("image_id", IMAGE_ID_MAX)):
+        if not isinstance(pair.get(key), str) or not pair[key] or len(pair[key]) > longest:
+            raise ImportError_(f"{where} {key}: must be a non-empty string of at most {longest} characters")
     sides = pair.get("sides")
     if not isinstance(sides, dict) or set(sides) != {"A", "B"}:
         raise ImportError_(f"{where} sides: must have exactly A and B")
@@ -79,8 +84,9 @@ def check_stimulus_entry(where: str, field: str, entry: Any, base: str | None) -
     if not isinstance(entry, dict) or not (entry.get("file") or entry.get("url")):
         raise ImportError_(f"{where} {field}: needs a file (or url)")
     file = entry.get("file")
-    if file is not None and not isinstance(file, str):
-        raise ImportError_(f"{where} {field}.file: must be a path relative to the study directory")
+    if file is not None and (not isinstance(file, str) or len(file) > FILE_MAX or CONTROL_RE.search(file)):
+        raise ImportError_(f"{where} {field}.file: must be a path relative to the study directory "
+                           f"(at most {FILE_MAX} characters, no control characters)")
     if file and (Path(file).is_absolute() or ".." in Path(file).parts):
         raise ImportError_(f"{where} {field}.file: {file!r} must stay inside the study directory")
     if file and Path(file).suffix.lower() not in IMAGE_SUFFIXES:
@@ -105,8 +111,8 @@ def url_problem(url: Any, base: str | None) -> str | None:
     ``javascript:``/``data:`` and other schemes are not images from the study's storage,
     ``//host/...`` takes whatever scheme the page has, and a foreign host could serve
     other bytes than the manifest's sha256 (and learns who takes the study)."""
-    if not isinstance(url, str) or not url:
-        return f"{url!r} is not a URL string"
+    if not isinstance(url, str) or not url or len(url) > URL_MAX:
+        return f"{url!r} is not a URL string of at most {URL_MAX} characters"
     if URL_UNSAFE_RE.search(url):
         return f"{url!r} contains white space, a control character or a backslash"
     parts = urlsplit(url)
@@ -148,7 +154,7 @@ def _check_distinct(where: str, a: dict[str, Any], b: dict[str, Any]) -> None:
 def _check_methods(where: str, sides: dict[str, Any], methods: set[str]) -> None:
     for side in ("A", "B"):
         method = sides[side].get("method")
-        if method not in methods:
+        if not isinstance(method, str) or method not in methods:
             raise ImportError_(
                 f"{where} sides.{side}.method: {method!r} is not one of the study's methods "
                 f"({', '.join(sorted(methods)) or 'none'}; known: {', '.join(KNOWN_METHODS)})"

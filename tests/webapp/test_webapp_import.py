@@ -263,6 +263,10 @@ TAMPERED = {
     "https: URL without a host": (_set("sides.A.url", "https:///a.png"), "sides.A.url"),
     "URL not a string": (_set("sides.A.url", ["https://cdn.example.org/a.png"]), "sides.A.url"),
     "foreign https: host": (_set("sides.B.url", "https://tracker.example.net/b.png"), "sides.B.url"),
+    "method not a string": (_set("sides.A.method", ["gradcam"]), "sides.A.method"),
+    "file with a NUL byte": (_set("sides.A.file", "stimuli/a\x00.png"), "sides.A.file"),
+    "file outside the study": (_set("sides.A.file", "../elsewhere.png"), "sides.A.file"),
+    "image_id longer than the schema allows": (_set("image_id", "i" * 201), "image_id"),
 }
 
 
