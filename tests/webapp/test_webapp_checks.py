@@ -36,7 +36,7 @@ def checks_per_participant(db_url: str, finished_only: bool = True) -> dict[str,
     return rows
 
 
-def test_checks_drawn_on_study_images_reach_every_participant(sqlite_url, make_study):
+def test_checks_drawn_on_study_images_reach_every_participant(any_db_url, make_study):
     """6 pairs on 6 images, 3 checks drawn on 3 of them, 5 real pairs and 2 checks each: before
     the fix the repeat rule dropped the checks whose image a real pair had taken."""
     from test_webapp_assignment import start
@@ -44,12 +44,12 @@ def test_checks_drawn_on_study_images_reach_every_participant(sqlite_url, make_s
     study = make_study(n_pairs=6, n_attention=3, checks_on_study_images=True, toml=(
         "[survey]\npractice_trials = 1\n[assignment]\npairs_per_participant = 4\n"
         "attention_checks_per_participant = 2\nratings_per_pair = 50\n"))
-    migrate_and_import(sqlite_url, study)
-    engine = make_engine(sqlite_url)
+    migrate_and_import(any_db_url, study)
+    engine = make_engine(any_db_url)
     for i in range(15):
         start(engine, f"C{i:02d}")
     engine.dispose()
-    got = checks_per_participant(sqlite_url, finished_only=False)
+    got = checks_per_participant(any_db_url, finished_only=False)
     assert Counter(got.values()) == Counter({2: 15})
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -357,3 +359,31 @@ def test_the_webapp_method_list_is_the_generator_registry():
     from webapp.manifest_check import KNOWN_METHODS
 
     assert set(KNOWN_METHODS) == set(METHODS)
+
+
+# Pieces that change how a browser reads a URL: schemes, host and path delimiters, dot
+# segments (also escaped), white space that browsers drop, other hosts, userinfo.
+URL_PIECES = ["/", "//", "\\", ".", "..", "%2e", "%2E%2e", "%2f", ":", "@", "#", "?", " ", "\t", "\n",
+              "javascript:", "java\tscript:", "https:", "http:", "data:", "HTTPS:", "cdn.example.org",
+              "tracker.example", "study", "x.png"]
+STORAGE = "https://cdn.example.org/study/"
+PIECES = st.lists(st.sampled_from(URL_PIECES), max_size=8).map("".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(PIECES, PIECES.map(lambda s: STORAGE + s), PIECES.map(lambda s: "https://" + s),
+                 PIECES.map(lambda s: "https://cdn.example.org" + s)))
+def test_every_accepted_url_stays_on_the_survey_or_the_studys_storage(url):
+    """Whatever a manifest's url says, an accepted one resolves (from a trial page) to https:
+    on the survey's own host or inside the study's storage folder."""
+    import posixpath
+    from urllib.parse import unquote, urljoin, urlsplit
+
+    from webapp.manifest_check import url_problem
+
+    if url_problem(url, STORAGE) is not None:
+        return
+    resolved = urlsplit(urljoin("https://survey.example/s/token/trial/0", url))
+    assert resolved.scheme == "https" and resolved.hostname in {"survey.example", "cdn.example.org"}, url
+    if resolved.hostname == "cdn.example.org":
+        assert (posixpath.normpath(unquote(resolved.path)) + "/").startswith("/study/"), url
