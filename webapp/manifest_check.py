@@ -116,7 +116,7 @@ def url_problem(url: Any, base: str | None) -> str | None:
     if URL_UNSAFE_RE.search(url):
         return f"{url!r} contains white space, a control character or a backslash"
     parts = urlsplit(url)
-    if {".", ".."} & {unquote(segment) for segment in parts.path.split("/")}:
+    if {".", ".."} & set(re.split(r"[/\\]", unquote(parts.path))):  # also escaped: %2e%2e, ..%2f
         return f"{url!r} has a '.' or '..' path segment (the browser would leave the folder it names)"
     if parts.scheme == "https":
         if not parts.hostname:

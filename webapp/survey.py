@@ -6,6 +6,7 @@ that opening the site again resumes the same participant.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 import time
@@ -181,9 +182,16 @@ def strip_png_metadata(data: bytes) -> bytes:
     return b"".join(out)
 
 
+class StimulusChanged(Exception):
+    """The file's bytes are no longer those whose sha256 was checked at import."""
+
+
 @lru_cache(maxsize=512)
 def _stimulus_bytes(path: str, sha256: str) -> bytes:  # sha256 in the key: a new file, a new entry
-    return strip_png_metadata(Path(path).read_bytes())
+    data = Path(path).read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise StimulusChanged(path)  # raised, not cached: a restored file is served again
+    return strip_png_metadata(data)
 
 
 STIMULI_RECHECK_S = 2.0
@@ -233,7 +241,12 @@ def stimulus(name: str):
     path, sha256, _url = found
     if not os.path.isfile(path):
         abort(404, "No such image.")
-    resp = Response(_stimulus_bytes(path, sha256), mimetype="image/png")
+    try:
+        data = _stimulus_bytes(path, sha256)
+    except StimulusChanged:
+        current_app.logger.error("stimulus %s changed on disk since import: not served", path)
+        abort(404, "No such image.")
+    resp = Response(data, mimetype="image/png")
     resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     resp.headers["Cross-Origin-Resource-Policy"] = "same-origin"
     resp.set_etag(name)

@@ -387,3 +387,15 @@ def test_every_accepted_url_stays_on_the_survey_or_the_studys_storage(url):
     assert resolved.scheme == "https" and resolved.hostname in {"survey.example", "cdn.example.org"}, url
     if resolved.hostname == "cdn.example.org":
         assert (posixpath.normpath(unquote(resolved.path)) + "/").startswith("/study/"), url
+
+
+def test_a_stimulus_changed_on_disk_after_import_is_not_served(make_app, make_study, sqlite_url):
+    d = make_study()
+    client = make_app(sqlite_url, d).test_client()
+    pairs = json.loads((d / "manifest.json").read_text())["pairs"]
+    side, other = pairs[0]["sides"]["A"], pairs[1]["sides"]["B"]
+    original = (d / side["file"]).read_bytes()
+    (d / side["file"]).write_bytes((d / other["file"]).read_bytes())
+    assert client.get(f"/stimuli/{side['sha256'][:32]}.png").status_code == 404
+    (d / side["file"]).write_bytes(original)
+    assert client.get(f"/stimuli/{side['sha256'][:32]}.png").status_code == 200
