@@ -9,7 +9,7 @@ Allocation happens once per participant, when they start (after consent):
   participant's checks are chosen (least shown first) before the real pairs and their
   images are reserved; the real pairs then come from the other images. Every
   participant gets exactly ``attention_checks_per_participant`` checks; the importer
-  refuses a study where that cannot hold or would cost real trials (``check_capacity``);
+  refuses a study where that cannot hold or would cost real trials (``settle_checks``);
 - attention checks inserted at random positions; practice trials first;
 - with ``counterbalance_sides`` each pair goes to the A/B order it has been shown in
   less often, so both orders come out equally often (±1) across participants;
@@ -38,22 +38,30 @@ class StudyFull(Exception):
     """No pair is left under ``max_ratings_per_pair``."""
 
 
-def check_capacity(pairs: list[tuple[str, bool]], assignment: dict) -> str | None:
-    """Why every participant cannot get the configured attention checks, or why reserving
-    their images would cost real trials (None: it works). ``pairs``: (image_id, is_check)."""
+CHECKS, PAIRS = "attention_checks_per_participant", "pairs_per_participant"
+
+
+def settle_checks(pairs: list[tuple[str, bool]], assignment: dict, written: set[str]) -> str | None:
+    """Fix the number of attention checks every participant gets, or say why it cannot be.
+
+    ``pairs``: (image_id, is_check) per manifest pair; ``written``: the [assignment] keys
+    study.toml sets. An unset ``attention_checks_per_participant`` becomes its default or
+    every check on a distinct image, whichever is fewer (``assignment`` is updated). A set
+    one larger than that is refused, and so is a set ``pairs_per_participant`` that the
+    checks' reserved images would cut short (None: it works)."""
     real = {image for image, check in pairs if not check}
     checks = {image for image, check in pairs if check}
-    k, wanted = assignment["attention_checks_per_participant"], assignment["pairs_per_participant"]
+    if CHECKS not in written:
+        assignment[CHECKS] = min(assignment[CHECKS], len(checks))
+    k, wanted = assignment[CHECKS], assignment[PAIRS]
     if k > len(checks):
-        return (f"[assignment] attention_checks_per_participant = {k}, but the manifest has attention checks "
-                f"on only {len(checks)} distinct image(s): lower the setting or render more checks "
-                f"([pairs] attention_checks)")
-    taken = min(k, len(real & checks))  # images a participant's checks may take from the real pairs
-    if min(wanted, len(real)) > len(real) - taken:
-        return (f"[assignment] pairs_per_participant = {wanted} with attention_checks_per_participant = {k}: "
-                f"the checks are drawn on study images and nobody sees an image twice, so a participant "
-                f"can rate at most {len(real) - taken} of the {len(real)} images with real pairs; lower "
-                f"pairs_per_participant to {len(real) - taken} or the checks per participant")
+        return (f"[assignment] {CHECKS} = {k}, but the manifest has attention checks on only "
+                f"{len(checks)} distinct image(s): lower the setting or render more checks ([pairs] attention_checks)")
+    room = len(real) - min(k, len(real & checks))  # a participant's checks may take that many images
+    if PAIRS in written and min(wanted, len(real)) > room:
+        return (f"[assignment] {PAIRS} = {wanted} with {CHECKS} = {k}: the checks are drawn on study images "
+                f"and nobody sees an image twice, so a participant can rate at most {room} of the "
+                f"{len(real)} images with real pairs; lower {PAIRS} to {room} or the checks per participant")
     return None
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from webapp.assignment import check_capacity
+from webapp.assignment import settle_checks
 from webapp.crowd_settings import parse_crowd_sections
 from webapp.db import Pair, Participant, Response, Stimulus, Study, Trial
 from webapp.manifest_check import ImportError_, check_pairs, pair_where, stimulus_entries
@@ -163,9 +163,11 @@ def import_study(session: Session, study_dir: Path, replace: bool = False,
         raise
 
 
-def check_study(study_dir: Path, manifest: dict[str, Any], settings: Settings) -> None:
+def check_study(study_dir: Path, manifest: dict[str, Any], settings: Settings, written: set[str]) -> None:
     """Everything import requires (docs/formats.md), before anything is stored: questions
-    with texts, well-formed pairs, settings the pairs can honour, stimulus bytes as recorded."""
+    with texts, well-formed pairs, settings the pairs can honour (``written``: the
+    [assignment] keys study.toml sets; unset attention checks are settled here), stimulus
+    bytes as recorded."""
     path, toml_path = study_dir / "manifest.json", study_dir / "study.toml"
     missing = [q for q in manifest["questions"] if q not in settings.survey["questions"]]
     if missing:
@@ -173,8 +175,8 @@ def check_study(study_dir: Path, manifest: dict[str, Any], settings: Settings) -
             f"{toml_path}: [survey.questions] has no text for question(s) {', '.join(missing)} used by the manifest"
         )
     check_pairs(path, manifest)
-    problem = check_capacity([(p["image_id"], bool(p.get("is_attention_check"))) for p in manifest["pairs"]],
-                             settings.assignment)
+    problem = settle_checks([(p["image_id"], bool(p.get("is_attention_check"))) for p in manifest["pairs"]],
+                            settings.assignment, written)
     if problem:
         raise ImportError_(f"{toml_path}: {problem} ({path})")
     verify_stimulus_files(study_dir, manifest)
@@ -185,9 +187,9 @@ def _import(session: Session, study_dir: Path, replace: bool, discard_answers: b
     toml_path = study_dir / "study.toml"
     doc = read_toml(toml_path)
     settings = parse_sections(doc, str(toml_path))
-    stored_settings = {**settings.as_dict(), **parse_crowd_sections(doc, str(toml_path))}
     path = study_dir / "manifest.json"
-    check_study(study_dir, manifest, settings)
+    check_study(study_dir, manifest, settings, set(doc.get("assignment") or ()))
+    stored_settings = {**settings.as_dict(), **parse_crowd_sections(doc, str(toml_path))}
     ids = [p["pair_id"] for p in manifest["pairs"]]
 
     digest = content_sha256(manifest)

@@ -112,8 +112,7 @@ def test_huge_body_is_413(app, started):
 
 
 def test_same_option_refused_when_the_study_turns_it_off(make_app, make_study, sqlite_url):
-    study = make_study(toml="[survey]\nallow_same = false\n[assignment]\npairs_per_participant = 2\n"
-                       "attention_checks_per_participant = 1\n")
+    study = make_study(toml="[survey]\nallow_same = false\n[assignment]\npairs_per_participant = 2\n")
     app = make_app(sqlite_url, study)
 
 

@@ -78,6 +78,25 @@ def test_checks_that_would_take_images_from_real_pairs_are_refused(sqlite_url, m
     assert import_into(sqlite_url, study).created
 
 
+def test_an_unset_checks_setting_gives_everyone_every_rendered_check(sqlite_url, make_study):
+    """Not set: the default (2) or every check on a distinct image, whichever is fewer; that
+    number is what participants get and what the admin area expects."""
+    from test_webapp_assignment import start
+
+    from webapp.db import Study
+
+    study = make_study(n_pairs=6, n_attention=1, checks_on_study_images=True,
+                       toml="[survey]\npractice_trials = 0\n[assignment]\npairs_per_participant = 4\n")
+    migrate_and_import(sqlite_url, study)
+    engine = make_engine(sqlite_url)
+    for i in range(5):
+        start(engine, f"U{i}")
+    with Session(engine) as s:
+        assert s.scalars(select(Study)).one().settings["assignment"]["attention_checks_per_participant"] == 1
+    engine.dispose()
+    assert set(checks_per_participant(sqlite_url, finished_only=False).values()) == {1}
+
+
 # --------------------------------------------------------------------------- the demo study
 
 DEMO = """[pairs]

@@ -100,7 +100,7 @@ def test_study_without_questionnaire_goes_straight_to_done(make_app, make_study,
     from webapp_helpers import Walker
 
     app = make_app(sqlite_url, make_study(toml="[survey]\nquestionnaire = false\npractice_trials = 0\n"
-                                                "[assignment]\npairs_per_participant = 2\nattention_checks_per_participant = 1\n"))
+                                                "[assignment]\npairs_per_participant = 2\n"))
     w = Walker(app.test_client()).begin_lab_session("NQ1")
     w.answer(0)
     w.answer(1)

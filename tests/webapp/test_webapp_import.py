@@ -80,7 +80,7 @@ def test_rerendered_manifest_with_only_new_provenance_counts_as_unchanged(sessio
 def test_reimport_updates_survey_settings(session, make_study):
     d = make_study()
     import_study(session, d)
-    (d / "study.toml").write_text('[survey]\ntitle = "New title"\n[assignment]\nattention_checks_per_participant = 1\n')
+    (d / "study.toml").write_text('[survey]\ntitle = "New title"\n')
     r = import_study(session, d)
     assert r.settings_changed
     assert session.scalars(select(Study)).one().settings["survey"]["title"] == "New title"
@@ -135,8 +135,7 @@ def test_question_without_text_is_refused(session, make_study):
         m["questions"] = ["larger", "focused", "sharper"]
     with pytest.raises(ImportError_, match="no text for question"):
         import_study(session, d)
-    (d / "study.toml").write_text('[survey.questions]\nsharper = "Which explanation is sharper?"\n'
-                                  '[assignment]\nattention_checks_per_participant = 1\n')
+    (d / "study.toml").write_text('[survey.questions]\nsharper = "Which explanation is sharper?"\n')
     assert import_study(session, d).created
 
 

@@ -15,8 +15,7 @@ def test_settings_edit_reaches_a_running_app(make_app, make_study, sqlite_url):
     trial = w.get(f"/s/{w.token}/").headers["Location"]
     assert "About the same" in w.get(trial).get_data(as_text=True)
     # cached now; a re-import that only edits study.toml must show on the next request
-    (d / "study.toml").write_text('[survey]\ntitle = "Brand new title"\nallow_same = false\n'
-                                  '[assignment]\nattention_checks_per_participant = 1\n')
+    (d / "study.toml").write_text('[survey]\ntitle = "Brand new title"\nallow_same = false\n')
     import_into(sqlite_url, d)
     page = w.get(trial).get_data(as_text=True)
     assert "Brand new title" in page and "About the same" not in page

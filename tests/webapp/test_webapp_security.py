@@ -85,7 +85,7 @@ def test_lab_password_when_set(make_app, sqlite_url):
 
 
 def test_kiosk_mode_starts_a_fresh_anonymous_participant_each_time(make_app, make_study, sqlite_url):
-    app = make_app(sqlite_url, make_study(toml='[recruitment]\nlab_mode = "kiosk"\n[assignment]\nattention_checks_per_participant = 1\n'))
+    app = make_app(sqlite_url, make_study(toml='[recruitment]\nlab_mode = "kiosk"\n'))
     w = Walker(app.test_client())
     assert w.start_lab("") != w.start_lab("")
 
