@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import struct
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +22,7 @@ from webapp import sources
 from webapp.assignment import StudyFull, allocate
 from webapp.db import Participant, Stimulus, Study, Trial, db, utcnow
 from webapp.flow import active_study, next_url, participant_or_404, participant_trials, settings_of, study_info, trial_view
+from webapp.stimulus_bytes import UnreadableImage, layout_free_png
 
 bp = Blueprint("survey", __name__)
 
@@ -159,39 +159,21 @@ def done(token: str):
 
 # --------------------------------------------------------------------------- stimuli
 
-# cpAd: the generator's zero-filled padding chunk (private, ancillary), which gives both
-# images of a pair the same byte length so that a file's size cannot tell the methods apart
-KEEP_CHUNKS = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"pHYs", b"sBIT", b"cpAd"}
-
-
-def strip_png_metadata(data: bytes) -> bytes:
-    """Drop text, time, EXIF and ICC chunks: a file's metadata must not name a method."""
-    sig = b"\x89PNG\r\n\x1a\n"
-    if not data.startswith(sig):
-        return data
-    out, pos = [sig], len(sig)
-    while pos + 8 <= len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        kind = data[pos + 4 : pos + 8]
-        chunk = data[pos : pos + 12 + length]
-        if kind in KEEP_CHUNKS:
-            out.append(chunk)
-        pos += 12 + length
-        if kind == b"IEND":
-            break
-    return b"".join(out)
-
 
 class StimulusChanged(Exception):
     """The file's bytes are no longer those whose sha256 was checked at import."""
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=64)
 def _stimulus_bytes(path: str, sha256: str) -> bytes:  # sha256 in the key: a new file, a new entry
+    """The file re-written as a layout-free PNG (webapp/stimulus_bytes.py): nothing but the
+    pixels reaches the participant, whatever the file on disk holds. A file whose bytes
+    are no longer those checked at import is refused (raised, not cached: a restored
+    file is served again)."""
     data = Path(path).read_bytes()
     if hashlib.sha256(data).hexdigest() != sha256:
-        raise StimulusChanged(path)  # raised, not cached: a restored file is served again
-    return strip_png_metadata(data)
+        raise StimulusChanged(path)
+    return layout_free_png(data)
 
 
 STIMULI_RECHECK_S = 2.0
@@ -242,11 +224,14 @@ def stimulus(name: str):
     if not os.path.isfile(path):
         abort(404, "No such image.")
     try:
-        data = _stimulus_bytes(path, sha256)
+        body = _stimulus_bytes(path, sha256)
     except StimulusChanged:
-        current_app.logger.error("stimulus %s changed on disk since import: not served", path)
+        current_app.logger.error("stimulus %s (%s) changed on disk since import: not served", name, path)
         abort(404, "No such image.")
-    resp = Response(data, mimetype="image/png")
+    except UnreadableImage:
+        current_app.logger.error("stimulus %s (%s) does not decode as an image", name, path)
+        abort(404, "No such image.")
+    resp = Response(body, mimetype="image/png")
     resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     resp.headers["Cross-Origin-Resource-Policy"] = "same-origin"
     resp.set_etag(name)
