@@ -4,6 +4,7 @@ images and nobody sees an image twice; an import that cannot honour the setting 
 refused; the admin area shows each participant's checks received, answered and failed."""
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter
@@ -164,3 +165,5 @@ def test_fifteen_simulated_participants_on_the_demo_study_all_get_the_configured
     engine.dispose()
     assert shown == {pid: (2, 2, failed.get(pid, 0)) for pid in got}
     assert sum(failed.values()) > 0  # the failed column is exercised, not always 0
+    raw = (demo_study / manifest["raw_maps"]).read_bytes()  # the generator's raw maps: never served
+    assert requests.get(f"{base}/stimuli/{hashlib.sha256(raw).hexdigest()[:32]}.png", timeout=10).status_code == 404
