@@ -174,3 +174,15 @@ def load_study_toml(path: Path) -> Settings:
     doc = read_toml(path)
     check_study_file(doc, str(path))
     return parse_sections(doc, str(path))
+
+
+def check_study_dir(study_dir: str | Path | None, manifest: dict[str, Any] | None) -> None:
+    """A study directory's study.toml, if it is still there, checked as `camstudy import` checks it.
+
+    Commands that act on an imported study (``camstudy mturk``) run this: a section added
+    or misspelt after the import is refused rather than silently left at its default.
+    """
+    if not study_dir:
+        return
+    path = Path(study_dir) / "study.toml"
+    check_study_file(read_toml(path), str(path), manifest)
