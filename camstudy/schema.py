@@ -148,13 +148,15 @@ def closest(name: str, known: typing.Iterable[str]) -> str | None:
     return hits[0] if hits else None
 
 
-def read_section(cls: type[Section], given: Any, filename: str, name: str
+def read_section(cls: type[Section], given: Any, filename: str, name: str, rules: bool = True
                  ) -> tuple[Section | None, list[str]]:
     """The section ``cls`` read from ``given`` (``{}`` when absent), and its problems.
 
     The section is None when a key is unknown or wrong; when every key is right but the
     section's own rules refuse their combination, it is still returned (unchecked), so
     that rules across sections can be checked too and every problem listed at once.
+    ``rules=False`` skips those rules (settings stored by an earlier import are read as
+    they were accepted then, never refused on a live request).
     """
     if not isinstance(given, dict):
         return None, [f"{filename}: [{name}] must be a table (a [{name}] header followed by keys), "
@@ -164,6 +166,8 @@ def read_section(cls: type[Section], given: Any, filename: str, name: str
     except ValidationError as exc:
         keys_fine = all(not err["loc"] for err in exc.errors())
         section = cls.model_construct(_fields_set=set(given), **given) if keys_fine else None
+        if section is not None and not rules:
+            return section, []
         return section, section_problems(exc, cls, given, filename, name)
 
 

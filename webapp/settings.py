@@ -125,15 +125,15 @@ class Settings:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Settings":
-        return parse_sections(d, "<database>")
+        return parse_sections(d, "<database>", rules=False)  # accepted at import; never refused live
 
 
-def read_sections(doc: dict[str, Any], sections: dict[str, type[Section]], filename: str
-                  ) -> dict[str, dict[str, Any]]:
+def read_sections(doc: dict[str, Any], sections: dict[str, type[Section]], filename: str,
+                  rules: bool = True) -> dict[str, dict[str, Any]]:
     """The named sections of a parsed study.toml as plain dicts, defaults filled in."""
     out, problems = {}, []
     for name, cls in sections.items():
-        section, errors = read_section(cls, doc.get(name, {}), filename, name)
+        section, errors = read_section(cls, doc.get(name, {}), filename, name, rules)
         problems += errors
         if section is not None:
             out[name] = section.model_dump()
@@ -142,9 +142,9 @@ def read_sections(doc: dict[str, Any], sections: dict[str, type[Section]], filen
     return out
 
 
-def parse_sections(doc: dict[str, Any], filename: str) -> Settings:
+def parse_sections(doc: dict[str, Any], filename: str, rules: bool = True) -> Settings:
     """Validate the webapp's sections of a parsed study.toml and fill in defaults."""
-    out = read_sections(doc, SECTIONS, filename)
+    out = read_sections(doc, SECTIONS, filename, rules)
     out["survey"]["questions"] = {**DEFAULT_QUESTIONS, **out["survey"]["questions"]}
     return Settings(**out)
 

@@ -261,3 +261,22 @@ def test_docs_are_the_declarations():
     committed = studydocs.DOCS_PATH.read_text(encoding="utf-8")
     assert committed == studydocs.markdown(), "docs/study-toml.md is stale: run `camstudy check --write-docs`"
     assert [line[5:-1] for line in committed.splitlines() if line.startswith("### [")] == list(SECTIONS)
+
+
+def test_settings_stored_by_an_earlier_import_are_read_as_accepted_then():
+    """A study imported before a rule existed keeps being served: rules refuse files, not live requests."""
+    from webapp.settings import Settings, SettingsError, parse_sections
+
+    stored = {"assignment": {"ratings_per_pair": 5, "max_ratings_per_pair": 3}}
+    assert Settings.from_dict(stored).assignment["max_ratings_per_pair"] == 3
+    with pytest.raises(SettingsError, match="max_ratings_per_pair = 3 is below ratings_per_pair = 5"):
+        parse_sections(stored, "study.toml")
+
+
+def test_check_refuses_a_study_file_of_another_study(tmp_path, capsys):
+    d = build_study(tmp_path, study_id="another-study")
+    path = tmp_path / "study.toml"
+    path.write_text(DEMO)
+    assert main(["check", str(path), "--study", str(d)]) == 1
+    assert "[study] id = 'demo-shapes', but the rendered study (manifest.json) is study 'another-study'" in \
+        capsys.readouterr().err
