@@ -100,8 +100,18 @@ def primary_questions_asked(s: Sections, filename: str) -> list[str]:
             f"[survey] questions does not have (it has: {', '.join(known)})"]
 
 
+def original_shown_but_not_rendered(s: Sections, filename: str) -> list[str]:
+    """[survey] show_original = true while [render] show_original = false (no original image is written)."""
+    survey, render = s.get("survey"), s.get("render")
+    if survey is None or render is None or not (survey.show_original and not render.show_original):
+        return []
+    return [f"{filename}: [survey] show_original = true, but [render] show_original = false writes no "
+            "original images to show"]
+
+
 RULES: list[Callable[[Sections, str], list[str]]] = [
-    per_participant_vs_rendered, primary_questions_asked, crowd_settings.prolific_needs_code,
+    per_participant_vs_rendered, primary_questions_asked, original_shown_but_not_rendered,
+    crowd_settings.prolific_needs_code,
 ]
 
 
@@ -110,6 +120,7 @@ MANIFEST_RULES = [
     "[assignment] pairs_per_participant, when written, larger than the pairs rendered;",
     "[assignment] attention_checks_per_participant, when written, larger than the attention checks rendered;",
     "[analysis] primary_questions that the manifest does not ask;",
+    "[survey] show_original = true when the manifest has no original images (render.show_original false);",
     "[study] id, when written, different from the manifest's study id.",
 ]
 
@@ -139,6 +150,11 @@ def against_manifest(s: Sections, filename: str, manifest: dict[str, Any]) -> li
             out.append(f"{filename}: [assignment] attention_checks_per_participant = "
                        f"{a.attention_checks_per_participant} is more than the {n_checks} attention checks "
                        f"of {where}")
+    survey, shown = s.get("survey"), manifest.get("render")
+    if survey is not None and survey.show_original and isinstance(shown, dict) and \
+            shown.get("show_original") is False:
+        out.append(f"{filename}: [survey] show_original = true, but {where} has no original images "
+                   "(it was rendered with [render] show_original = false)")
     asked = manifest.get("questions")
     analysis = s.get("analysis")
     if analysis is not None and isinstance(asked, list):

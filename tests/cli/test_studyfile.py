@@ -280,3 +280,16 @@ def test_check_refuses_a_study_file_of_another_study(tmp_path, capsys):
     assert main(["check", str(path), "--study", str(d)]) == 1
     assert "[study] id = 'demo-shapes', but the rendered study (manifest.json) is study 'another-study'" in \
         capsys.readouterr().err
+
+
+def test_showing_originals_that_were_not_rendered_is_refused(tmp_path, capsys, db_url):
+    path = tmp_path / "study.toml"
+    path.write_text(DEMO.replace("[render]", "[render]\nshow_original = false") + "[survey]\nshow_original = true\n")
+    assert main(["check", str(path)]) == 1
+    assert "[survey] show_original = true, but [render] show_original = false" in capsys.readouterr().err
+    d = build_study(tmp_path / "s", study_id="no-originals", toml="[survey]\nshow_original = true\n")
+    manifest = (d / "manifest.json").read_text().replace('"show_original": true', '"show_original": false')
+    (d / "manifest.json").write_text(manifest)
+    assert main(["import", str(d), "--database-url", db_url]) == 1
+    assert "[survey] show_original = true, but the rendered study (manifest.json) has no original images" in \
+        capsys.readouterr().err
