@@ -91,8 +91,8 @@ class PairsSection(Section):
     seed: Int = key(0, "seed of the sampling, the sides, the file names and the attention checks")
     attention_checks: Int = key(2, "attention-check pairs to render (a known right answer)", ge=0)
     methods: list[Str] = key(meaning="the two methods compared", factory=lambda: ["gradcam", "hirescam"])
-    min_map_difference: Float = key(0.05, "least RMS difference between a pair's two normalised maps for the "
-                                    "pair to be shown; closer pairs are replaced and listed", ge=0, le=1)
+    min_map_difference: Float = key(0.05, "least RMS distance between a pair's two normalised maps for it to be "
+                                    "shown; closer pairs are void (listed in the manifest, replaced)", ge=0, le=1)
 
     @model_validator(mode="after")
     def _consistent(self) -> "PairsSection":
@@ -114,9 +114,10 @@ class PairsSection(Section):
 class RenderSection(Section):
     colormap: Str = key("jet", "colormap of the heat maps")
     alpha: Float = key(0.5, "opacity of the heat map over the image", ge=0, le=1)
-    format: Literal["png", "jpeg"] = key("png", "stimulus file format")
-    jpeg_quality: Int = key(95, 'JPEG quality (format = "jpeg")', ge=1, le=100)
-    png_compression: Int = key(1, "PNG zlib level: 1 is fast, 9 is smallest", ge=0, le=9)
+    format: Literal["png", "jpeg"] = key("png", "file format of the original images (the A and B sides are always "
+                                                  "layout-free PNGs: docs/generator.md)")
+    jpeg_quality: Int = key(95, 'JPEG quality of the originals (format = "jpeg")', ge=1, le=100)
+    png_compression: Int = key(1, "PNG zlib level of the originals: 1 is fast, 9 is smallest", ge=0, le=9)
     composite: Bool = key(False, "also write one side-by-side image per pair (for the researcher)")
     show_original: Bool = key(True, "also write the plain image for each pair (shown beside A and B)")
     display_size: Int = key(0, "pixels a side shown to participants; 0: the model's crop size", ge=0)
