@@ -86,5 +86,7 @@ def markdown() -> str:
 
 
 def write(path: Path = DOCS_PATH) -> Path:
+    if not path.parent.is_dir():  # an installed package has no docs/ beside it
+        raise SystemExit(f"camstudy check --write-docs: {path.parent} not found; run it in a camstudy checkout")
     path.write_text(markdown(), encoding="utf-8")
     return path
