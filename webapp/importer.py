@@ -21,7 +21,7 @@ from webapp.assignment import settle_checks
 from webapp.crowd_settings import parse_crowd_sections
 from webapp.db import Pair, Participant, Response, Stimulus, Study, Trial
 from webapp.manifest_check import ImportError_, check_pairs, pair_where, stimulus_entries
-from webapp.settings import Settings, parse_sections, read_toml
+from webapp.settings import Settings, check_study_file, parse_sections, read_toml
 from webapp.stimulus_urls import s3_uri
 
 FORMAT_VERSIONS = (1,)
@@ -163,32 +163,34 @@ def import_study(session: Session, study_dir: Path, replace: bool = False,
         raise
 
 
-def check_study(study_dir: Path, manifest: dict[str, Any], settings: Settings, written: set[str]) -> None:
-    """Everything import requires (docs/formats.md), before anything is stored: questions
-    with texts, well-formed pairs, settings the pairs can honour (``written``: the
-    [assignment] keys study.toml sets; unset attention checks are settled here), stimulus
-    bytes as recorded."""
+def check_study(study_dir: Path, manifest: dict[str, Any], doc: dict[str, Any]) -> Settings:
+    """Everything import requires (docs/formats.md), before anything is stored: well-formed
+    pairs, the whole study file (also against the manifest), questions with texts, attention
+    checks the pairs can honour (an unset number is settled here), stimulus bytes as
+    recorded. Returns the webapp's settings."""
     path, toml_path = study_dir / "manifest.json", study_dir / "study.toml"
+    check_pairs(path, manifest)  # first: the study file's rules count the pairs
+    check_study_file(doc, str(toml_path), manifest)  # every section, and against the rendered study
+    settings = parse_sections(doc, str(toml_path))
     missing = [q for q in manifest["questions"] if q not in settings.survey["questions"]]
     if missing:
         raise ImportError_(
             f"{toml_path}: [survey.questions] has no text for question(s) {', '.join(missing)} used by the manifest"
         )
-    check_pairs(path, manifest)
     problem = settle_checks([(p["image_id"], bool(p.get("is_attention_check"))) for p in manifest["pairs"]],
-                            settings.assignment, written)
+                            settings.assignment, set(doc.get("assignment") or ()))
     if problem:
         raise ImportError_(f"{toml_path}: {problem} ({path})")
     verify_stimulus_files(study_dir, manifest)
+    return settings
 
 
 def _import(session: Session, study_dir: Path, replace: bool, discard_answers: bool) -> ImportResult:
     manifest = read_manifest(study_dir)
     toml_path = study_dir / "study.toml"
     doc = read_toml(toml_path)
-    settings = parse_sections(doc, str(toml_path))
+    settings = check_study(study_dir, manifest, doc)
     path = study_dir / "manifest.json"
-    check_study(study_dir, manifest, settings, set(doc.get("assignment") or ()))
     stored_settings = {**settings.as_dict(), **parse_crowd_sections(doc, str(toml_path))}
     ids = [p["pair_id"] for p in manifest["pairs"]]
 

@@ -54,14 +54,30 @@ def test_checks_drawn_on_study_images_reach_every_participant(any_db_url, make_s
     assert Counter(got.values()) == Counter({2: 15})
 
 
-def test_more_checks_per_participant_than_the_manifest_has_is_refused(sqlite_url, make_study):
-    study = make_study(n_pairs=6, n_attention=2, toml="[assignment]\npairs_per_participant = 3\n"
-                                                       "attention_checks_per_participant = 3\n")
+def test_more_checks_per_participant_than_distinct_check_images_is_refused(sqlite_url, make_study):
+    """3 checks, but two on the same image: nobody sees an image twice, so 3 per person cannot be."""
     from webapp.migrate import upgrade
 
     upgrade(sqlite_url)
+    study = make_study(n_pairs=6, n_attention=3, toml="[pairs]\nn = 6\nattention_checks = 3\n"
+                                                       "[assignment]\npairs_per_participant = 2\n"
+                                                       "attention_checks_per_participant = 3\n")
+    manifest = json.loads((study / "manifest.json").read_text())
+    manifest["pairs"][-1]["image_id"] = manifest["pairs"][-2]["image_id"]
+    (study / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ImportError_, match=r"attention_checks_per_participant = 3, but the manifest has "
                                            r"attention checks on only 2 distinct image"):
+        import_into(sqlite_url, study)
+
+
+def test_more_checks_per_participant_than_rendered_is_refused(sqlite_url, make_study):
+    from webapp.migrate import upgrade
+    from webapp.settings import SettingsError
+
+    upgrade(sqlite_url)
+    study = make_study(n_pairs=6, n_attention=2, toml="[assignment]\npairs_per_participant = 3\n"
+                                                       "attention_checks_per_participant = 3\n")
+    with pytest.raises((ImportError_, SettingsError), match=r"attention_checks_per_participant = 3"):
         import_into(sqlite_url, study)
 
 
