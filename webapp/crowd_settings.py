@@ -38,6 +38,11 @@ _COMPLETION_URL: tuple[str, Check] = (
     lambda v: isinstance(v, str) and v.startswith("https://") and "{code}" in v,
 )
 
+# Worker requirements left unset in [mturk]. Live: the safe defaults. Sandbox: none, because
+# a fresh sandbox worker account has no approved HITs and no locale, and would not see the HIT.
+LIVE_QUALIFICATIONS = {"min_approval_rate": 95, "min_approved_hits": 100, "locales": ["US"]}
+SANDBOX_QUALIFICATIONS = {"min_approval_rate": 0, "min_approved_hits": 0, "locales": []}
+
 SCHEMA: dict[str, dict[str, tuple[Any, tuple[str, Check]]]] = {
     "mturk": {
         "title": ("Compare pairs of explanation images", _str(128)),
@@ -51,9 +56,10 @@ SCHEMA: dict[str, dict[str, tuple[Any, tuple[str, Check]]]] = {
         "auto_approval_delay_hours": (72, _int(0, 30 * 24)),
         "frame_height": (800, _int(0, 10_000)),  # 0: MTurk sizes the frame to the window
         "public_url": ("", _HTTPS_URL),
-        "min_approval_rate": (95, _int(0, 100)),  # 0: no requirement
-        "min_approved_hits": (100, _int(0)),  # 0: no requirement
-        "locales": (["US"], _LOCALES),  # []: anywhere
+        # None (not set): the mode's default, LIVE_QUALIFICATIONS or SANDBOX_QUALIFICATIONS
+        "min_approval_rate": (None, _int(0, 100)),  # 0: no requirement
+        "min_approved_hits": (None, _int(0)),  # 0: no requirement
+        "locales": (None, _LOCALES),  # []: anywhere
         "masters": (False, _BOOL),
         "exclude_participants": (True, _BOOL),
         "exclude_studies": ([], _IDS),
