@@ -31,6 +31,17 @@ DEFAULT_INSTRUCTIONS = (
     "There are no right or wrong answers: go with your first impression."
 )
 DEFAULT_THANKS = "Thank you for taking part. Your answers have been saved."
+DEFAULT_CONTACT = (
+    "Questions about this study? The researcher has not added contact details yet "
+    "(researchers: set [survey] contact_text in study.toml)."
+)
+# What the default questions mean, shown beside illustrations on the instructions page
+DEFAULT_DEFINITIONS = {
+    "larger": "The strongly coloured area (colours near the right end of the scale) covers more of the "
+              "image. Compare how much of each image is strongly coloured, wherever it is.",
+    "focused": "The strong colour sits on one compact spot with clear edges, instead of being spread over "
+               "several places or fading out slowly into its surroundings.",
+}
 
 
 class SettingsError(ValueError):
@@ -59,6 +70,12 @@ _QUESTIONS: tuple[str, Check] = (
     and all(isinstance(k, str) and re.fullmatch(r"[a-z][a-z0-9_]{0,49}", k) for k in v)
     and all(isinstance(t, str) and 0 < len(t) <= 300 for t in v.values()),
 )
+_DEFINITIONS: tuple[str, Check] = (
+    "a table of question id = what the question means, e.g. larger = \"The coloured area ...\"",
+    lambda v: isinstance(v, dict)
+    and all(isinstance(k, str) and re.fullmatch(r"[a-z][a-z0-9_]{0,49}", k) for k in v)
+    and all(isinstance(t, str) and 0 < len(t) <= 1000 for t in v.values()),
+)
 _SOURCES: tuple[str, Check] = (
     'a list drawn from "lab", "mturk", "prolific"',
     lambda v: isinstance(v, list) and v and all(s in ("lab", "mturk", "prolific") for s in v),
@@ -84,6 +101,10 @@ SCHEMA: dict[str, dict[str, tuple[Any, tuple[str, Check]]]] = {
         "show_original": (None, _BOOL),  # None: follow the manifest's render.show_original
         "practice_trials": (1, _int(0, 5)),
         "questionnaire": (True, _BOOL),
+        "contact_text": (DEFAULT_CONTACT, _str(1000)),  # the researcher's contact line (consent, end)
+        "examples": (True, _BOOL),  # colour scale, definitions and illustrations in the instructions
+        "definitions": (DEFAULT_DEFINITIONS, _DEFINITIONS),  # question id -> what it means
+        "practice_examples": (2, _int(0, 3)),  # practice rounds with feedback on illustrations
     },
     "assignment": {
         "ratings_per_pair": (5, _int(1)),
@@ -148,6 +169,7 @@ def parse_sections(doc: dict[str, Any], filename: str) -> Settings:
     """Validate the webapp's sections of a parsed study.toml and fill in defaults."""
     out = validate_sections(doc, SCHEMA, filename)
     out["survey"]["questions"] = {**DEFAULT_QUESTIONS, **out["survey"]["questions"]}
+    out["survey"]["definitions"] = {**DEFAULT_DEFINITIONS, **out["survey"]["definitions"]}
     return Settings(**out)
 
 
