@@ -77,7 +77,7 @@ def live(make_app, make_study, sqlite_url, serve_live):
     manifest = json.loads((study / "manifest.json").read_text())
     manifest["render"].update(colormap="viridis", alpha=0.6)
     (study / "manifest.json").write_text(json.dumps(manifest))
-    app = make_app(sqlite_url, study, SESSION_COOKIE_SECURE=False)
+    app = make_app(sqlite_url, study, SESSION_COOKIE_SECURE=False, CAMSTUDY_ADMIN_TOKEN="tok-admin-1")
     return app, serve_live(app)
 
 
@@ -215,6 +215,8 @@ def test_decline_records_a_declined_participant_and_keeps_no_answers(browser, li
     assert participant.declined_at is not None and participant.consented_at is None
     assert participant.allocated_at is None and participant.questionnaire is None
     assert (trials, answers) == (0, 0)
+    counts = app.test_client().get("/admin/api/counts", headers={"Authorization": "Bearer tok-admin-1"}).get_json()
+    assert counts["declined"] == 1 and counts["in_progress"] == 0 and counts["answers"] == 0
     assert problems == []
 
 

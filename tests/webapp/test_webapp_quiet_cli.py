@@ -125,3 +125,22 @@ def test_no_schema_error_names_the_database_and_how_to_point_at_another(tmp_path
     assert str(tmp_path / "empty.sqlite") in err
     assert "--database-url" in err and "DATABASE_URL" in err and "camstudy db upgrade" in err
     assert not (tmp_path / "r.csv").exists()
+
+
+def test_demo_prints_an_export_command_that_works_and_a_report_command_on_its_database(
+        sqlite_url, make_study, tmp_path):
+    import shlex
+
+    from camstudy.demo import next_steps
+
+    migrate_and_import(sqlite_url, make_study())
+    out = tmp_path / "demo-out"
+    lines = [line.strip() for line in next_steps(out, sqlite_url).splitlines()]
+    assert sqlite_url in lines[1]
+    export = next(shlex.split(line) for line in lines if " export --" in line)
+    report = next(shlex.split(line) for line in lines if " report --" in line)
+    run = subprocess.run(export, capture_output=True, text=True, env=env_for(), cwd=ROOT, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert (out / "responses.csv").is_file()
+    assert report[report.index("--db") + 1] == sqlite_url
+    assert report[report.index("--manifest") + 1] == str(out / "study" / "manifest.json")
