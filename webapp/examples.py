@@ -38,6 +38,9 @@ MAPS: dict[str, tuple[Spot, ...]] = {
 }
 
 
+NAMES = frozenset(MAPS) | {"scene", "scale"}
+
+
 @dataclass(frozen=True)
 class Illustration:
     """Two drawn explanation images side by side, with what each shows."""
@@ -110,7 +113,7 @@ def png(pixels: np.ndarray) -> bytes:
 
 
 @lru_cache(maxsize=128)
-def render(name: str, colormap: str, alpha_pct: int) -> bytes | None:
+def render(name: str, colormap: str, alpha_pct: int) -> bytes | None:  # None: no such name
     """An illustration's PNG bytes: ``scene``, ``scale`` (the colour bar) or a map name."""
     alpha = alpha_pct / 100
     if name == "scene":
@@ -130,11 +133,9 @@ def image_url(name: str, colormap: str, alpha: float) -> str:
 
 @bp.get("/examples/<colormap>/<int:alpha_pct>/<name>.png")
 def image(colormap: str, alpha_pct: int, name: str):
-    if colormap not in COLORMAPS or not 0 <= alpha_pct <= 100:
-        abort(404, "No such illustration.")
+    if colormap not in COLORMAPS or not 0 <= alpha_pct <= 100 or name not in NAMES:
+        abort(404, "No such illustration.")  # (checked first: only real names reach the cache)
     data = render(name, colormap, alpha_pct)
-    if data is None:
-        abort(404, "No such illustration.")
     resp = Response(data, mimetype="image/png")
     resp.headers["Cache-Control"] = "public, max-age=86400"
     resp.set_etag(f"{colormap}-{alpha_pct}-{name}")
