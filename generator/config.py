@@ -64,6 +64,7 @@ class PairsSection:
     n: int = 0                     # pairs to sample, stratified by class; 0 = all
     seed: int = 0
     attention_checks: int = 2
+    min_map_difference: float = 0.05  # least RMS distance between a pair's normalised maps to show it
     methods: list = field(default_factory=lambda: ["gradcam", "hirescam"])
 
 
