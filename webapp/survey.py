@@ -19,7 +19,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from webapp import examples, sources
 from webapp.assignment import StudyFull, allocate
-from webapp.db import Participant, Stimulus, Study, Trial, db, utcnow
+from webapp.db import Participant, Stimulus, Study, db, utcnow
 from webapp.flow import active_study, next_url, participant_or_404, participant_trials, settings_of, study_info, trial_view
 from webapp.stimulus_bytes import UnreadableImage, layout_free_png
 
@@ -162,7 +162,7 @@ def teaching(info) -> dict:
     return {
         "show": survey["examples"], "scale": url("scale"), "scene": url("scene") if info.show_original else None,
         "layout": {"a": url("layout-a"), "b": url("layout-b")}, "definitions": definitions,
-        "practice": practice, "options": list(info.options),
+        "practice": practice, "options": list(info.options), "questions": [texts[q] for q in info.questions],
         "definition_of": {d["id"]: d["text"] for d in definitions},
     }
 
