@@ -144,3 +144,35 @@ def test_demo_prints_an_export_command_that_works_and_a_report_command_on_its_da
     assert (out / "responses.csv").is_file()
     assert report[report.index("--db") + 1] == sqlite_url
     assert report[report.index("--manifest") + 1] == str(out / "study" / "manifest.json")
+
+
+@pytest.mark.slow
+def test_demo_to_a_file_is_plain_and_ends_with_export_and_report_commands(tmp_path):
+    """`make demo > demo.log`: no progress redraws or colours, request lines in
+    demo-out/access.log (not in the output), and the last lines are the commands."""
+    from generator.train import train_demo_model
+
+    out = tmp_path / "demo-out"
+    train_demo_model(out / "demo-model.pt", seed=0, epochs=1, n_train=48, n_test=16, progress=False)
+    port, log = free_port(), tmp_path / "demo.log"
+    with log.open("w") as f:
+        proc = subprocess.Popen([sys.executable, "-m", "camstudy", "demo", "--out", str(out), "--port", str(port),
+                                 "--simulated", "1"], stdout=f, stderr=subprocess.STDOUT, env=env_for(), cwd=ROOT)
+        try:
+            deadline = time.monotonic() + 400
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/lab", timeout=2).read()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
+                    time.sleep(0.5)
+        finally:
+            proc.send_signal(signal.SIGINT)  # Ctrl+C
+            proc.wait(timeout=30)
+    text = log.read_bytes().decode()
+    assert_plain(text)
+    assert "GET /lab" not in text and "GET /lab HTTP/1.1" in (out / "access.log").read_text()
+    url = f"sqlite:///{out / 'survey.sqlite'}"
+    last = text.rstrip().splitlines()[-2:]
+    assert " export --database-url " + url in last[0] and " report --db " + url in last[1], text[-800:]
