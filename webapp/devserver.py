@@ -58,6 +58,7 @@ def run(app, host: str, port: int, debug: bool = False, log: TextIO | None = sys
 
         app.debug = True
         wsgi = DebuggedApplication(app, evalex=True)
+        print(f"  debugger PIN (for the in-browser console): {wsgi.pin}", flush=True)
     server = make_server(host, port, wsgi, threaded=True, request_handler=request_handler(log))
     try:
         server.serve_forever()
