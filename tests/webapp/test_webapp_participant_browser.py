@@ -147,6 +147,7 @@ def test_practice_gives_feedback_and_continue_waits_for_it(browser, live, artifa
     assert "strongly coloured area" in larger.locator(".feedback").inner_text()  # the definition, again
     assert focused.locator(".feedback").inner_text().startswith("\u2713 Right")
     assert proceed.is_disabled()  # one more example to go
+    assert_accessible(page)  # the feedback's colours too
     save_shot(page, artifact_dir, "practice.png")
     first.get_by_role("button", name="Next example").click()
     second = page.locator("form.practice-round").nth(1)
@@ -191,6 +192,7 @@ def test_decline_records_a_declined_participant_and_keeps_no_answers(browser, li
     page.get_by_role("button", name="I do not want to take part").click()
     page.get_by_role("heading", name="You declined").wait_for()
     assert page.get_by_text(CONTACT).is_visible()
+    assert_accessible(page)
     page.goto(f"{base}/")  # coming back: still declined, no way into the trials
     page.get_by_role("heading", name="You declined").wait_for()
     participant, trials, answers = participant_row(app, "DECLINE1")
