@@ -26,8 +26,8 @@ def report(study_dir: Path) -> None:
     if contrast is None:
         raise SystemExit(f"{study_dir}: no Grad-CAM/HiResCAM pairs in the manifest")
     print(contrast.text())
-    if contrast.rms_uncertainty is not None:
-        print(f"(HiResCAM's largest RMS distance to the ground-truth map: {contrast.rms_uncertainty:.2g})")
+    void = manifest.get("void_pairs") or []
+    print(f"void pairs replaced ([pairs] min_map_difference): {len(void)}")
 
 
 def run_demo(seed: int, work: Path) -> Path:

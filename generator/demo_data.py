@@ -1,9 +1,14 @@
-"""The built-in demo set: synthetic multi-label scenes with exact per-object masks.
+"""The built-in demo set: synthetic scenes with exact per-object masks.
 
-Each scene is a textured background (noise, stripes or a gradient) with one to
-three filled shapes of random classes, colours, sizes and places. Shapes never
-overlap, so every object is visible and an image's labels are exactly the classes
-of its masks. A scene is a pure function of ``(seed, split, index)``: scenes can
+Each scene is a textured background (noise, stripes or a gradient) with six filled
+shapes that never overlap. The labelled one sits in the middle, of a random class:
+it is the image's label and its mask. The other five, one of each class in random
+places, are clutter: the same for every label, so they say nothing about it, and
+the labelled shape always has a twin among them. A model that learns the label
+reads the middle; channels that recognise the shape fire on the twin as well,
+which is where Grad-CAM and HiResCAM part (docs/generator-inputs.md).
+
+A scene is a pure function of ``(seed, split, index)``: scenes can
 be made one at a time, in any order, and are the same on every machine.
 
 The splits are independent streams of scenes: ``train`` and ``test`` for
@@ -20,7 +25,7 @@ from PIL import Image, ImageDraw
 DEMO_CLASSES: list[str] = ["circle", "square", "triangle", "cross", "ring"]
 SPLITS = {"study": 0, "train": 1, "test": 2}
 CENTRE_JITTER = 0.06          # the labelled object's centre lies within this share of the size from the middle
-MIN_DISTRACTORS, MAX_DISTRACTORS = 5, 5
+MIN_DISTRACTORS, MAX_DISTRACTORS = 5, 5  # clutter shapes (5: every class once)
 OBJECT_SIZE = (0.18, 0.26)   # side of every shape's square, as a share of the scene's side
 _PLACEMENT_TRIES = 100
 

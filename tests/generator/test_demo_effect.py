@@ -42,6 +42,16 @@ def test_contrast_without_a_ground_truth_has_no_rms_distance():
     assert method_contrast({"pairs": [_pair(0.2, 0.1, check=True)]}) is None
 
 
+def test_contrast_prefers_the_pairs_own_map_difference():
+    pairs = [_pair(0.2, 0.1, g_dist=0.3, h_dist=0.01), _pair(0.2, 0.1, g_dist=0.3, h_dist=0.01)]
+    pairs[0]["map_difference"], pairs[1]["map_difference"] = 0.1, 0.2
+    c = method_contrast({"pairs": pairs})
+    assert c.rms_mean == pytest.approx(0.15) and c.rms_uncertainty == 0.0
+    del pairs[1]["map_difference"]  # not every pair has one: the ground-truth route, with its bound
+    c = method_contrast({"pairs": pairs})
+    assert c.rms_mean == pytest.approx(0.3) and c.rms_uncertainty == pytest.approx(0.01)
+
+
 def test_contrast_when_hirescam_has_no_area():
     c = method_contrast({"pairs": [_pair(0.2, 0.0), _pair(0.0, 0.0), _pair(0.3, 0.1)]})
     assert c.area_ratio_median == pytest.approx(3.0) and c.larger_pairs == 2
@@ -66,6 +76,8 @@ def test_demo_study_shows_the_papers_effect(demo_study):
     assert c.area_ratio_median >= 1.5, c.text()
     assert c.larger_share >= 0.75, c.text()
     assert c.rms_mean >= 0.15, c.text()
+    assert manifest["summary"]["void_pairs"] <= 2  # the void-pair filter rarely fires
+    assert "more than 10% larger in" in (demo_study[0] / "gallery.html").read_text()
 
 
 @pytest.mark.slow
@@ -76,4 +88,5 @@ def test_hirescam_stays_exactly_faithful_in_the_demo(demo_study):
     evaluation = json.loads((study_dir / "evaluation.json").read_text())
     assert evaluation["faithfulness"]["defined"]
     assert evaluation["faithfulness"]["max_completeness_error"] < 1e-3
-    assert method_contrast(manifest).rms_uncertainty < 1e-5
+    hirescam = [s["metrics"] for p in manifest["pairs"] for s in p["sides"].values() if s["method"] == "hirescam"]
+    assert len(hirescam) == 40 and max(m["faithfulness_distance"] for m in hirescam) < 1e-5
