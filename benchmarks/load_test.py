@@ -116,7 +116,7 @@ def run_one(kind: str, args: argparse.Namespace, work: Path, participants: int, 
             # no database) as fast as it can: the ceiling any survey request rate sits under;
             # then one stimulus the same way (after its first fetch: the per-process cache)
             refs["static"] = reference(server, server.url + "/static/survey.css", concurrency, args.reference)
-            image = server.url + "/stimuli/" + Path(manifest["pairs"][0]["sides"]["A"]["file"]).name
+            image = f"{server.url}/stimuli/{manifest['pairs'][0]['sides']['A']['sha256'][:32]}.png"  # the app's name
             refs["image"] = reference(server, image, min(concurrency, 50), max(50, args.reference // 4))
         cpu, server_cpu0 = os.times(), server_cpu_s(server)
         opts = ClientOptions(forwarded_for=True, timeout_s=30, trust_env=False, think_s=args.think)  # 127.0.0.1: no proxy, no .netrc
@@ -202,7 +202,7 @@ def report(kind: str, s: dict, args: argparse.Namespace) -> None:
     i = s["image_reference"]
     if i:
         print(f"  one stimulus fetched the same way: {i['requests_per_s']} req/s, server "
-              f"{i['server_cpu_ms_per_request']} ms CPU per request")
+              f"{i['server_cpu_ms_per_request']} ms CPU per request, {i['failures']} failed")
     print(f"  database check: {'OK' if not s['db_problem_count'] else s['db_problems']}")
     for line in s["server_log_errors"]:
         print(f"  server log: {line}")

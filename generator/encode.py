@@ -56,8 +56,13 @@ def encode_stimuli(images: torch.Tensor) -> list[bytes]:
     b, c, h, w = images.shape
     if c != 3:
         raise CamStudyError(f"stimuli are RGB images, got {c} channels")
-    rows = images.permute(0, 2, 3, 1).reshape(b, h, w * 3)
-    scanlines = torch.nn.functional.pad(rows, (1, 0)).cpu().numpy()  # column 0: filter type 0 per row
+    if images.is_cuda:  # column 0: filter type 0 per row
+        scanlines = torch.nn.functional.pad(images.permute(0, 2, 3, 1).reshape(b, h, w * 3), (1, 0)).cpu().numpy()
+    else:  # one copy, by numpy: the pixels straight into their place after each row's filter byte
+        scanlines = np.zeros((b, h, 1 + w * 3), dtype=np.uint8)
+        pixels = np.lib.stride_tricks.as_strided(scanlines[:, :, 1:], shape=(b, h, w, 3),
+                                                 strides=(*scanlines.strides[:2], 3, 1), writeable=True)
+        pixels[...] = images.numpy().transpose(0, 2, 3, 1)
     header = PNG_SIGNATURE + _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
     return [b"".join((header, _idat_chunks(zlib.compress(item, 0)), IEND)) for item in scanlines]
 

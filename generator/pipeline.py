@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -219,7 +219,29 @@ def explain_batch(run: Run, jobs: list[selection.Job], displays: list[torch.Tens
     return Explained(rendered, shown, maps01, new)
 
 
+@contextmanager
+def one_torch_thread():
+    """Torch on one thread while drawing, in a render worker as in the serial path.
+
+    Drawing's ops are small; a second OpenMP team on the cores the model's team uses
+    stalls both (10-50x slower per op on a busy 2-core machine). And with one thread a
+    reduction's result never depends on the thread count, so the metrics are the same
+    bytes whatever the number of workers or cores. Per thread: the model's thread keeps
+    its own setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def draw_batch(run: Run, batch: Explained, originals: dict[str, dict]) -> None:
+    with one_torch_thread():
+        _draw_batch(run, batch, originals)
+
+
+def _draw_batch(run: Run, batch: Explained, originals: dict[str, dict]) -> None:
     """Everything after the maps (a worker thread, or inline when serial): metrics, overlays,
     layout-free PNGs, the batch's new original photos; files written, entries filled in.
     ``originals`` gets image id -> the original's entry."""
