@@ -98,17 +98,18 @@ def gradcam_pass(model, layer, jobs, source, prep, device, out: Path) -> None:
                 (out / f"g{n}.png").write_bytes(buf.getvalue())
 
 
-def timed(device: torch.device, fn) -> tuple[float, int]:
-    """Seconds ``fn`` took and, on CUDA, its peak memory in bytes above what was allocated."""
+def timed(device: torch.device, fn) -> tuple[float, float, int]:
+    """Seconds ``fn`` took, the process's CPU seconds (all threads) and, on CUDA, its peak
+    memory in bytes above what was allocated before."""
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     base = torch.cuda.memory_allocated(device) if device.type == "cuda" else 0
     sync(device)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     fn()
     sync(device)
-    seconds = time.perf_counter() - start
-    return seconds, (torch.cuda.max_memory_allocated(device) - base if device.type == "cuda" else 0)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return seconds, cpu, (torch.cuda.max_memory_allocated(device) - base if device.type == "cuda" else 0)
 
 
 def main() -> None:
@@ -121,8 +122,12 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1],
                         help="render worker counts to measure (0 = serial; default 0 1)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads of the main thread (0: torch's default, one per core)")
     parser.add_argument("--no-gradcam", action="store_true", help="skip the pytorch-grad-cam comparison")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if not (1 <= args.pairs <= 10_000 and 1 <= args.batch <= 512 and 1 <= args.repeats <= 20):
         parser.error("bounded: --pairs 1-10000, --batch 1-512, --repeats 1-20")
     have_gradcam = not args.no_gradcam
@@ -158,6 +163,7 @@ def main() -> None:
 
     names = ["forward"] + [f"camstudy w={w}" for w in args.workers] + (["grad-cam"] if have_gradcam else [])
     timings = {name: [] for name in names}
+    cpu = {name: [] for name in names}
     peaks = dict.fromkeys(names, 0)
     forward_only(), camstudy(args.workers[-1], work / "warm")()  # warm-up
     for r in range(args.repeats):
@@ -169,10 +175,12 @@ def main() -> None:
                 fn = lambda: gradcam_pass(model, layer, job_batches, source, prep, device, out)  # noqa: E731
             else:
                 fn = camstudy(int(name.split("=")[1]), out)
-            seconds, peak = timed(device, fn)
+            seconds, cpu_s, peak = timed(device, fn)
             timings[name].append(seconds)
+            cpu[name].append(cpu_s)
             peaks[name] = max(peaks[name], peak)
     rate = {k: args.pairs / statistics.median(v) for k, v in timings.items()}
+    cpu_ms = {k: statistics.median(v) / args.pairs * 1000 for k, v in cpu.items()}  # CPU ms per image or pair
     hw = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
     print(f"machine: {device.type} ({hw}), {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
           f"torch {torch.__version__}; load average {os.getloadavg()[0]:.1f} at the end")
@@ -182,16 +190,20 @@ def main() -> None:
     def mem(name):
         return f", peak GPU memory {peaks[name] / 2**20:.0f} MiB" if device.type == "cuda" else ""
 
-    print(f"forward only:          {rate['forward']:8.1f} images/s{mem('forward')}")
+    def work(name):  # CPU time per pair relative to forward-only's per image: the work, whatever the load
+        return f"; CPU {cpu_ms[name]:.0f} ms per pair = {cpu_ms[name] / cpu_ms['forward']:.2f}x forward-only's"
+
+    print(f"forward only:          {rate['forward']:8.1f} images/s; CPU {cpu_ms['forward']:.0f} ms per image"
+          f"{mem('forward')}")
     for name in names[1:]:
         if name == "grad-cam":
             continue
         line = f"{name + ':':22} {rate[name]:8.1f} pairs/s  ({rate[name] / rate['forward']:.2f} of forward-only"
         if have_gradcam:
             line += f", {rate[name] / rate['grad-cam']:.1f}x pytorch-grad-cam"
-        print(line + ")" + mem(name))
+        print(line + ")" + work(name) + mem(name))
     if have_gradcam:
-        print(f"pytorch-grad-cam:      {rate['grad-cam']:8.1f} pairs/s{mem('grad-cam')}")
+        print(f"pytorch-grad-cam:      {rate['grad-cam']:8.1f} pairs/s{work('grad-cam')}{mem('grad-cam')}")
     else:
         print("pytorch-grad-cam:      not installed (pip install grad-cam) - comparison skipped")
     print("all runs (s): " + "; ".join(f"{k} " + " ".join(f"{t:.2f}" for t in v) for k, v in timings.items()))
