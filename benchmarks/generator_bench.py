@@ -13,7 +13,8 @@ Measurements on the same images, model and device, interleaved, median of ``--re
    value (0: serial; N: the rendering after the maps overlapped with the next batch's model
    work in N threads);
 3. when the ``grad-cam`` package is importable: pytorch-grad-cam's GradCAM and HiResCAM
-   objects, its ``show_cam_on_image``, and PNG writing with Pillow (zlib level 1) — the usual
+   objects, its ``show_cam_on_image``, and PNG writing with Pillow (zlib level 1) of both
+   overlays and of the original crop (the same three files per pair as camstudy) — the usual
    way such stimuli are made.
 
 The model is ``--arch`` with a flatten head ("v" model, 1000 classes, random weights): on a
@@ -88,6 +89,11 @@ def gradcam_pass(model, layer, jobs, source, prep, device, out: Path) -> None:
         x = prep.normalize(crops)
         rgb = (crops.permute(0, 2, 3, 1).cpu().numpy() / 255.0).astype(np.float32)
         targets = [ClassifierOutputTarget(j.class_index) for j in batch]
+        for img in crops.permute(0, 2, 3, 1).cpu().numpy():  # the original, shown beside the pair
+            buf = io.BytesIO()
+            Image.fromarray(img).save(buf, format="PNG", compress_level=1)
+            n += 1
+            (out / f"o{n}.png").write_bytes(buf.getvalue())
         for cls in (GradCAM, HiResCAM):
             with cls(model=model, target_layers=[layer]) as cam:
                 maps = cam(input_tensor=x, targets=targets)

@@ -8,7 +8,8 @@
 ``--search``: survey capacity at human pace. Levels of N concurrent participants (each one
 takes the survey once, all N arrive together, each looks at every trial for 0.5-1.5 x
 ``--think`` seconds), from ``--concurrency`` doubling up to ``--max-concurrency``, then
-``--refine`` halving steps between the last level that held and the first that did not; each
+``--refine`` halving steps between the last level that held and the first that did not (when
+the first level fails, halving down until one holds); each
 level on a fresh database and server. A level holds when the answer POST's p99 is under
 250 ms, no request failed (no 5xx, no error) and the database audit is clean. Reported: the
 largest level that held, and per level the client's share of the machine and the server's CPU
@@ -74,6 +75,24 @@ def server_cpu_s(server) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def as_generated(study: Path) -> None:
+    """Stimuli as `camstudy generate` writes them, layout-free PNGs (the survey then serves
+    each file as it is), the manifest's checksums to match."""
+    import hashlib
+
+    from webapp.stimulus_bytes import layout_free_png
+
+    path = study / "manifest.json"
+    manifest = json.loads(path.read_text())
+    for pair in manifest["pairs"]:
+        for entry in [pair.get("original"), *pair["sides"].values()]:
+            if entry:
+                data = layout_free_png((study / entry["file"]).read_bytes())
+                (study / entry["file"]).write_bytes(data)
+                entry["sha256"] = hashlib.sha256(data).hexdigest()
+    path.write_text(json.dumps(manifest, indent=1))
+
+
 def bench_database() -> str:
     """The load test's own PostgreSQL database, named after the test database (one per engineer)."""
     base, engine = _admin_engine()
@@ -101,6 +120,7 @@ def run_one(kind: str, args: argparse.Namespace, work: Path, participants: int, 
     toml, ratings = study_toml(participants, args.pairs, args.per_participant, args.slack)
     study = build_study(work / kind, n_pairs=args.pairs, n_attention=4, study_id=f"load-{kind}", toml=toml,
                         size=args.image_size)
+    as_generated(study)
     database = bench_database() if kind == "postgres" else None
     url = f"sqlite:///{work / (kind + '.sqlite3')}" if kind == "sqlite" else fresh_postgres(database)
     upgrade(url)
@@ -231,6 +251,11 @@ def search(kind: str, args: argparse.Namespace, work: Path) -> dict:
             break
         good = n
         n *= 2
+    while good is None and n >= 4:  # the first level failed: halve down to one that holds
+        n //= 2
+        s = measured(kind, args, work, n, n)
+        levels.append(s)
+        good, bad = (n, bad) if holds(s) else (None, n)
     for _ in range(args.refine if good and bad else 0):
         n = (good + bad) // 2
         if n in (good, bad):
