@@ -232,14 +232,17 @@ _AS_IS: dict[tuple, bool] = {}  # (path, sha256, inode, size, mtime) -> the file
 def _stimulus_bytes(path: str, sha256: str) -> bytes:
     """What a participant gets for the file at ``path``. The generator writes stimuli
     layout-free already: such a file, checked once per process and version of the file
-    (inode, size, modification time), is served as it is, a plain read like a static
-    file's; any other file is re-written (and the last 64 cached)."""
+    (inode, size, modification time) to hold the bytes checked at import and to be
+    layout-free, is served as it is, a plain read like a static file's; any other file is
+    re-written (and the last 64 cached). A changed file raises StimulusChanged."""
     with open(path, "rb") as f:
         st = os.fstat(f.fileno())
         version = (st.st_ino, st.st_size, st.st_mtime_ns)
         as_is = _AS_IS.get((path, sha256, *version))
         if as_is is None:
             data = f.read()
+            if hashlib.sha256(data).hexdigest() != sha256:
+                raise StimulusChanged(path)  # not remembered: a restored file is served again
             as_is = layout_free_png(data) == data
             if len(_AS_IS) > 100_000:  # many studies over a long-lived process
                 _AS_IS.clear()

@@ -1,7 +1,7 @@
 """Stimuli the generator wrote layout-free are served as they are (a plain read, as cheap as
-a static file, benchmarks/load_test.py measures it); whatever else lies on disk, also a file
-changed after it was first served, still reaches the participant re-written, with nothing
-but its pixels."""
+a static file, benchmarks/load_test.py measures it); a file changed after it was first
+served (the same path, now with a text chunk naming the method) is not served from the
+earlier check: it is refused as changed since import, and served again once restored."""
 from __future__ import annotations
 
 import io
@@ -14,7 +14,7 @@ from webapp.stimulus_bytes import layout_free_png
 from webapp_helpers import migrate_and_import
 
 
-def test_layout_free_files_are_served_as_is_and_a_changed_file_is_rewritten(blind_study, tmp_path):
+def test_layout_free_files_are_served_as_is_and_a_changed_file_is_refused(blind_study, tmp_path):
     from webapp import create_app, db_engine
 
     root, manifest = blind_study
@@ -37,8 +37,9 @@ def test_layout_free_files_are_served_as_is_and_a_changed_file_is_rewritten(blin
         info = PngInfo()
         info.add_text("Comment", "method=gradcam")
         pixels.save(path, format="PNG", pnginfo=info, compress_level=9)
-        served = client.get(url).get_data()
-        assert b"method=" not in served and b"tEXt" not in served
-        assert served == layout_free_png(path.read_bytes()) and served == on_disk  # same pixels, same bytes
+        changed = client.get(url)
+        assert changed.status_code == 404 and b"method=" not in changed.get_data()
+        path.write_bytes(on_disk)  # restored: the bytes checked at import
+        assert client.get(url).get_data() == on_disk
     finally:
         db_engine(app).dispose()
