@@ -21,7 +21,7 @@ if [[ "${1:-}" == "--wheels" ]]; then
     python3 -m pip wheel -q --no-deps -w .whl grad-cam==1.5.7 ttach==0.0.3 || exit 1
     python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
         --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-        -d .whl pydantic==2.14.3 pydantic-core==2.50.4 annotated-types==0.8.0 typing-inspection==0.4.5
+        -d .whl pydantic==2.14.3 pydantic-core==2.50.4 annotated-types==0.8.0 typing-inspection==0.4.5 typing-extensions==4.16.0
     exit $?
 fi
 
