@@ -281,17 +281,20 @@ def render_pairs(run: Run, source, jobs, limit: int, process=None, desc: str = "
                  workers: int | None = None) -> list:
     """The first ``limit`` jobs (stratified order) whose image loads, rendered in batches.
 
-    Rendering overlaps the model with the drawing: the main thread runs each batch through
+    Rendering can overlap the model with the drawing: the main thread runs each batch through
     the model (``explain_batch``) while ``workers`` threads (generator/stage.py; default
-    $CAMSTUDY_RENDER_WORKERS or 1, 0 = serial) draw, encode and write the batches before it
-    (``draw_batch``). The same files with the same bytes come out either way.
+    $CAMSTUDY_RENDER_WORKERS, else 1 on CUDA and 0 = serial on the CPU) draw, encode and
+    write the batches before it (``draw_batch``). The same files with the same bytes come
+    out either way.
     ``process(jobs, displays) -> kept`` replaces rendering (`evaluate` passes its own).
     """
     if process is not None:
         return run_batches(run, source, jobs, limit, process, desc)
     originals: dict[str, dict] = {}
     claimed: set[str] = set()
-    with OrderedStage(worker_count(workers)) as stage:
+    # overlap by default where the model leaves the CPU free (CUDA); on the CPU the drawing
+    # would only take cores from the model's threads (BENCHMARKS.md: serial was as fast or faster)
+    with OrderedStage(worker_count(workers, default=int(run.device.type == "cuda"))) as stage:
         def explain_then_draw(batch_jobs, displays):
             batch = explain_batch(run, batch_jobs, displays, claimed)
             if batch is None:

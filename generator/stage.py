@@ -17,15 +17,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
 WORKERS_ENV = "CAMSTUDY_RENDER_WORKERS"
-DEFAULT_WORKERS = 1
 
 
-def worker_count(requested: int | None = None) -> int:
-    """``requested``, else $CAMSTUDY_RENDER_WORKERS, else 1; 0 means serial."""
+def worker_count(requested: int | None = None, default: int = 1) -> int:
+    """``requested``, else $CAMSTUDY_RENDER_WORKERS, else ``default``; 0 means serial."""
     if requested is None:
         text = os.environ.get(WORKERS_ENV, "").strip()
         if not text:
-            return DEFAULT_WORKERS
+            return default
         try:
             requested = int(text)
         except ValueError:

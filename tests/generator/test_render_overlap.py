@@ -109,7 +109,7 @@ def test_stage_raises_a_workers_error_in_the_caller():
 
 def test_worker_count_reads_the_environment_and_refuses_nonsense(monkeypatch):
     monkeypatch.delenv(WORKERS_ENV, raising=False)
-    assert worker_count() == 1 and worker_count(0) == 0
+    assert worker_count() == 1 and worker_count(0) == 0 and worker_count(default=0) == 0
     monkeypatch.setenv(WORKERS_ENV, "4")
     assert worker_count() == 4
     monkeypatch.setenv(WORKERS_ENV, "many")
