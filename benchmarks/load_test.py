@@ -250,7 +250,9 @@ def search(kind: str, args: argparse.Namespace, work: Path) -> dict:
             bad = n
             break
         good = n
-        n *= 2
+        if n == args.max_concurrency:
+            break
+        n = min(2 * n, args.max_concurrency)  # the largest level is always tried
     while good is None and n >= 4:  # the first level failed: halve down to one that holds
         n //= 2
         s = measured(kind, args, work, n, n)
