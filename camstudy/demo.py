@@ -69,7 +69,7 @@ def prepare_study(out: Path, seed: int) -> Path:
     if model_path.is_file():
         step(f"demo model: {model_path} (already trained)")
     else:
-        step("training the demo CNN on synthetic scenes (about 1.5 minutes on 2 free CPU cores)")
+        step("training the demo CNN on synthetic scenes (about 70 s on 2 free CPU cores)")
         started = time.perf_counter()
         train_demo_model(model_path, seed=seed)
         print(f"trained in {time.perf_counter() - started:.0f} s -> {model_path}")
