@@ -78,7 +78,11 @@ def load_config(app: Flask, config: dict[str, Any] | None) -> None:
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the survey app; ``config`` overrides defaults and the environment."""
+    from webapp.json_body import StrictJSONProvider, StrictJSONRequest
+
     app = Flask(__name__, instance_relative_config=True)
+    app.json = StrictJSONProvider(app)  # every request.get_json(): bounded, strict JSON
+    app.request_class = StrictJSONRequest
     load_config(app, config)
 
     from webapp import admin, api, health, recruit, security, survey

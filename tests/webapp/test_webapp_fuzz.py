@@ -32,6 +32,44 @@ answer_like = st.fixed_dictionaries({
         }), max_size=4),
     ),
 }) | json_values
+
+
+def _valid_answer(key: str = "fuzzkey-0001") -> dict:
+    return {"idempotency_key": key, "answers": [{"question_id": "larger", "side": "A", "rt_ms": 900},
+                                                {"question_id": "focused", "side": "B", "rt_ms": 900}]}
+
+
+def _nested(depth: int, kind: str) -> bytes:
+    opener, closer = {"list": (b"[", b"]"), "object": (b'{"a":', b"}"), "mixed": (b'[{"a":', b"}]")}[kind]
+    return opener * depth + b"1" + closer * depth
+
+
+def _with_token(token: str) -> bytes:
+    """A valid answer body with one value replaced by a raw token the json module might accept."""
+    return json.dumps(_valid_answer()).replace('900', token, 1).encode()
+
+
+# Parser-level input: bodies that attack the JSON parser rather than the fields.
+parser_level = st.one_of(
+    st.builds(_nested, st.integers(1, 5000), st.sampled_from(["list", "object", "mixed"])),
+    st.builds(_with_token, st.sampled_from(["NaN", "Infinity", "-Infinity", "1e999", "-1e400", "1E+2", "-0",
+                                            "0.0000000001", "1" * 5000, "9" * 30, "1" + "0" * 400 + ".5"])),
+    st.integers(1, 20_000).map(lambda n: b'{"rt_ms": ' + b"7" * n + b"}"),
+    st.sampled_from(["utf-16", "utf-16-le", "utf-32", "latin-1", "utf-8-sig", "cp1252"]).map(
+        lambda enc: json.dumps({**_valid_answer(), "x": "\u00e9\u00fc"}, ensure_ascii=False).encode(enc, "replace")),
+    st.sampled_from([rb"\u0000", rb"\ud800", rb"\udfff\ud800", rb"\u0000\u0000", rb"\\u0000"]).map(
+        lambda esc: b'{"idempotency_key": "k' + esc + b'", "answers": []}'),
+    st.binary(max_size=300),
+    st.tuples(st.integers(0, 120), st.binary(min_size=1, max_size=4)).map(
+        lambda t: (lambda b: b[:t[0]] + t[1] + b[t[0]:])(json.dumps(_valid_answer()).encode())),
+    st.just(b'{"answers": [], "answers": [], "idempotency_key": "dupdupdup1"}'),
+    st.just(b"\xef\xbb\xbf" + json.dumps(_valid_answer()).encode()),
+    st.just(b"[" * 2000), st.just(b'"' + b"\\\\" * 3000 + b'"'), st.just(b"\x00" * 100),
+)
+body_ctypes = st.sampled_from(["application/json", "application/json; charset=utf-16", "application/vnd.x+json",
+                               "text/plain", "application/x-www-form-urlencoded", "multipart/form-data", "",
+                               "application/json; charset=latin-1", "APPLICATION/JSON"])
+
 path_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=80)
 
 
@@ -69,6 +107,25 @@ def test_answer_posts_with_random_bodies(fuzz_app):
         assert after[2] - before[2] == (2 if r.status_code == 201 else 0)
 
     run()
+
+
+def test_parser_level_bodies_get_a_4xx_and_store_nothing(fuzz_app):
+    """Deep nesting, huge numbers, NaN/Infinity, other encodings, NUL and lone surrogates,
+    random bytes and wrong content types: always a 4xx with a JSON error, never a row."""
+    w = started(fuzz_app)
+    before = counts(fuzz_app)
+    token = st.sampled_from([w.token, "x" * 24])  # no token needed for the parser to run
+
+    @FUZZ
+    @given(body=parser_level, ctype=body_ctypes, t=token, index=st.sampled_from([0, 3, 99999]))  # never the open trial: 201 impossible
+    def run(body, ctype, t, index):
+        r = w.client.post(f"/api/v1/participants/{t}/trials/{index}/answers", data=body,
+                          headers={"Content-Type": ctype} if ctype else {})
+        assert 400 <= r.status_code < 500, (body[:80], ctype, r.status_code)
+        assert r.is_json and r.get_json()["error"], r.get_data()[:200]
+
+    run()
+    assert counts(fuzz_app) == before
 
 
 def test_random_tokens_and_indices_on_every_participant_route(fuzz_app):
