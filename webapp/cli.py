@@ -51,28 +51,57 @@ def db_main(argv: list[str]) -> int:
     sub = p.add_subparsers(dest="action", required=True)
     for name, text in (("upgrade", "apply all migrations"), ("current", "show the schema revision")):
         _db_arg(sub.add_parser(name, help=text))
-    down = sub.add_parser("downgrade", help="revert to a revision (e.g. base)")
+    down = sub.add_parser("downgrade", help="revert to a revision (e.g. base); refuses while answers are stored")
     down.add_argument("revision")
+    down.add_argument("--discard-answers", action="store_true",
+                      help="go ahead although the database holds answers (SQLite: a backup copy is written first)")
     _db_arg(down)
     args = p.parse_args(argv)
     from webapp import migrate
     from webapp.db import make_engine
 
     url = _url(args)
-    shown = make_engine(url).url.render_as_string(hide_password=True)
-    if args.action == "upgrade":
-        migrate.upgrade(url)
-        print(f"database {shown} is at {', '.join(sorted(migrate.head_revisions(url)))} (latest)")
-    elif args.action == "downgrade":
-        migrate.downgrade(url, args.revision)
-        print(f"database {shown} downgraded to {args.revision}")
-    else:
-        engine = make_engine(url)
-        current = migrate.current_revisions(engine)
+    engine = make_engine(url)
+    shown = engine.url.render_as_string(hide_password=True)
+    try:
+        current, heads = migrate.current_revisions(engine), migrate.head_revisions(url)
+        if migrate.unknown_revisions(url, current):
+            print(f"error: {migrate.newer_message(shown, current, heads)}", file=sys.stderr)
+            return 1
+        if args.action == "upgrade":
+            migrate.upgrade(url)
+            print(f"database {shown} is at {', '.join(sorted(heads))} (latest)")
+        elif args.action == "downgrade":
+            return _downgrade(engine, url, shown, args.revision, args.discard_answers)
+        else:
+            state = "latest" if current == heads else f"out of date: run `{migrate.FIX}`"
+            print(f"database {shown}: {', '.join(sorted(current)) or 'empty'} ({state})")
+        return 0
+    finally:
         engine.dispose()
-        heads = migrate.head_revisions(url)
-        state = "latest" if current == heads else f"out of date: run `{migrate.FIX}`"
-        print(f"database {shown}: {', '.join(sorted(current)) or 'empty'} ({state})")
+
+
+def _downgrade(engine, url: str, shown: str, revision: str, discard_answers: bool) -> int:
+    """Refuse to drop answers unless told so; back the database up (or say how) first."""
+    from webapp import migrate
+    from webapp.db import sqlite_file
+
+    answers = migrate.answers_held(engine)
+    path = sqlite_file(url)
+    backup_hint = (f"back it up first: {migrate.pg_dump_command(engine)}" if engine.dialect.name == "postgresql"
+                   else "a backup copy is written first" if path else "back it up first")
+    if answers and not discard_answers:
+        print(f"error: the database {shown} holds {answers} answers; downgrading to {revision} drops the tables "
+              "and columns that later revisions added, and the answers with them. Export them first "
+              "(camstudy export --out responses.csv), then run again with --discard-answers "
+              f"({backup_hint}).", file=sys.stderr)
+        return 1
+    if path and os.path.exists(path):
+        print(f"backup of {shown} written to {migrate.backup_sqlite(path)}")
+    elif engine.dialect.name == "postgresql":
+        print(f"note: no backup is taken of PostgreSQL; {backup_hint}")
+    migrate.downgrade(url, revision)
+    print(f"database {shown} downgraded to {revision}" + (f" ({answers} answers discarded)" if answers else ""))
     return 0
 
 
@@ -188,6 +217,9 @@ def serve_main(argv: list[str]) -> int:
     if args.prod:
         from webapp import prod
 
+        guard = app.extensions["camstudy_db"][2]
+        if guard is not None:  # workers refuse a file replaced before they start, too
+            config["CAMSTUDY_SQLITE_FILE_ID"] = guard.identity
         db_engine(app).dispose()  # workers open their own connections after the fork
         return prod.run(config, prod.ProdOptions(
             host=args.host, port=args.port, workers=args.workers, threads=args.threads,
