@@ -167,14 +167,23 @@ def serve_main(argv: list[str]) -> int:
     prod.add_argument("--prod", action="store_true", help="serve with gunicorn instead of the development server")
     prod.add_argument("--workers", type=int, default=0, help="worker processes (default: 2 per core, 2-8)")
     prod.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
-    prod.add_argument("--proxy-hops", type=int, default=int(os.environ.get("CAMSTUDY_PROXY_HOPS", "1")),
+    prod.add_argument("--proxy-hops", type=int, default=None,
                       help="reverse proxies in front whose X-Forwarded-* headers are trusted "
-                           "(default $CAMSTUDY_PROXY_HOPS or 1; 0 when clients connect directly)")
+                           "(default $CAMSTUDY_PROXY_HOPS or 0: clients connect directly; 1 behind nginx)")
     prod.add_argument("--access-log", action="store_true", help="log every request to stdout")
     _db_arg(p)
     args = p.parse_args(argv)
     if args.prod and args.debug:
         p.error("--prod and --debug do not go together")
+    if args.proxy_hops is None:
+        from webapp.prod import proxy_hops_from_env
+
+        try:
+            args.proxy_hops = proxy_hops_from_env()
+        except ValueError as exc:
+            p.error(str(exc))
+    if args.proxy_hops < 0:
+        p.error("--proxy-hops must be 0 or more")
     args.port = args.port or (8000 if args.prod else 5000)
     from webapp import create_app, db_engine
     from webapp.migrate import SchemaError
@@ -189,10 +198,13 @@ def serve_main(argv: list[str]) -> int:
                      "(participants resume through their link after a restart)")
     if not os.environ.get("CAMSTUDY_COOKIE_SECURE") and not args.prod:
         config["SESSION_COOKIE_SECURE"] = False  # the development server speaks plain HTTP
-    admin_token = os.environ.get("CAMSTUDY_ADMIN_TOKEN")
-    if not admin_token and not os.environ.get("CAMSTUDY_ADMIN_PASSWORD"):
-        admin_token = config["CAMSTUDY_ADMIN_TOKEN"] = secrets.token_urlsafe(18)
-        notes.append("admin token generated for this run (set CAMSTUDY_ADMIN_TOKEN or CAMSTUDY_ADMIN_PASSWORD to choose)")
+    generated_token = None  # printed below; a token from the environment never is (logs keep stdout)
+    if not os.environ.get("CAMSTUDY_ADMIN_TOKEN") and not os.environ.get("CAMSTUDY_ADMIN_PASSWORD"):
+        if args.prod:
+            notes.append("the admin area is off: set CAMSTUDY_ADMIN_PASSWORD or CAMSTUDY_ADMIN_TOKEN to turn it on")
+        else:
+            generated_token = config["CAMSTUDY_ADMIN_TOKEN"] = secrets.token_urlsafe(18)
+            notes.append("admin token generated for this run (set CAMSTUDY_ADMIN_TOKEN or CAMSTUDY_ADMIN_PASSWORD to choose)")
     try:
         app = create_app(config)
     except (SchemaError, RuntimeError) as exc:
@@ -210,7 +222,10 @@ def serve_main(argv: list[str]) -> int:
     base = f"http://{args.host}:{args.port}"
     print(f"camstudy: serving study {study.study_id} on {base}")
     print(f"  participant link (lab): {base}/lab")
-    print(f"  admin: {base}/admin/" + (f"?token={admin_token}" if admin_token else "  (log in with CAMSTUDY_ADMIN_PASSWORD)"))
+    if generated_token:
+        print(f"  admin: {base}/admin/?token={generated_token}")
+    elif os.environ.get("CAMSTUDY_ADMIN_TOKEN") or os.environ.get("CAMSTUDY_ADMIN_PASSWORD"):
+        print(f"  admin: {base}/admin/  (log in with CAMSTUDY_ADMIN_PASSWORD, or open it once with ?token=<CAMSTUDY_ADMIN_TOKEN>)")
     for note in notes:
         print(f"  note: {note}")
     sys.stdout.flush()
@@ -225,5 +240,8 @@ def serve_main(argv: list[str]) -> int:
             host=args.host, port=args.port, workers=args.workers, threads=args.threads,
             proxy_hops=args.proxy_hops, access_log=args.access_log,
         ))
-    app.run(host=args.host, port=args.port, debug=args.debug, use_reloader=False, threaded=True)
+    from webapp.access_log import DevRequestHandler
+
+    app.run(host=args.host, port=args.port, debug=args.debug, use_reloader=False, threaded=True,
+            request_handler=DevRequestHandler)
     return 0

@@ -278,6 +278,24 @@ class MTurkQualification(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class AdminSession(Base):
+    """A researcher logged in to the admin area (webapp/admin.py).
+
+    The session cookie carries a random nonce; only its hash is stored, with a keyed
+    fingerprint of the credential it was opened with. Logging out deletes the row, so a
+    copied cookie stops working; changing the admin token or password changes the
+    fingerprint, so every session opened with the old one stops working.
+    """
+
+    __tablename__ = "admin_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nonce_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    credential: Mapped[str] = mapped_column(sa.String(64))  # HMAC(SECRET_KEY, kind:credential)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
 # --------------------------------------------------------------------------- engine
 
 
