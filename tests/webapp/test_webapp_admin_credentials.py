@@ -23,12 +23,12 @@ def logged_in(app, kind: str, secret: str):
 
 
 @pytest.mark.parametrize("kind", ["token", "password"])
-def test_old_admin_cookie_fails_after_the_credential_changes(make_app, make_study, sqlite_url, kind):
+def test_old_admin_cookie_fails_after_the_credential_changes(make_app, make_study, any_db_url, kind):
     key = {"token": "CAMSTUDY_ADMIN_TOKEN", "password": "CAMSTUDY_ADMIN_PASSWORD"}[kind]
     study = make_study()
-    before = logged_in(make_app(sqlite_url, study, **{key: OLD}), kind, OLD)
+    before = logged_in(make_app(any_db_url, study, **{key: OLD}), kind, OLD)
     cookie = before.get_cookie("session").value
-    restarted = make_app(sqlite_url, study, **{key: NEW})  # same SECRET_KEY and database, new credential
+    restarted = make_app(any_db_url, study, **{key: NEW})  # same SECRET_KEY and database, new credential
     replay = restarted.test_client()
     replay.set_cookie("session", cookie)
     assert replay.get("/admin/api/counts").status_code == 401
@@ -36,8 +36,8 @@ def test_old_admin_cookie_fails_after_the_credential_changes(make_app, make_stud
     logged_in(restarted, kind, NEW)  # the new credential works
 
 
-def test_logout_ends_the_session_for_a_copied_cookie_too(make_app, sqlite_url):
-    app = make_app(sqlite_url, CAMSTUDY_ADMIN_TOKEN=OLD)
+def test_logout_ends_the_session_for_a_copied_cookie_too(make_app, any_db_url):
+    app = make_app(any_db_url, CAMSTUDY_ADMIN_TOKEN=OLD)
     c = logged_in(app, "token", OLD)
     cookie = c.get_cookie("session").value
     page = c.get("/admin/").get_data(as_text=True)

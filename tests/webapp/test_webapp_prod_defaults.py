@@ -90,3 +90,24 @@ def test_simulate_explains_the_secure_cookie_refusal(study_db, capsys):
     assert status == 1
     assert "Secure" in err and "CAMSTUDY_COOKIE_SECURE=0" in err and "https://" in err, err
     assert err.count("CAMSTUDY_COOKIE_SECURE=0") == 1  # said once, not once per participant
+
+
+def test_hostile_bodies_over_real_http_get_4xx(direct):
+    """The parser attacks through gunicorn, as sent by a client: chunked and oversized too."""
+    url = f"{direct.url}/api/v1/participants/{'a' * 24}/trials/0/answers"
+    json_type = {"Content-Type": "application/json"}
+    bodies = {
+        "deep": b"[" * 1000 + b"]" * 1000,
+        "nan": b'{"idempotency_key": "abcdefgh", "answers": NaN}',
+        "huge number": b'{"rt_ms": ' + b"9" * 4000 + b"}",
+        "utf-16": '{"answers": []}'.encode("utf-16"),
+        "nul": b'{"idempotency_key": "abc\\u0000defgh"}',
+        "oversized": b"[" + b"1," * 100_000 + b"1]",
+    }
+    for name, body in bodies.items():
+        r = requests.post(url, data=body, headers=json_type, timeout=30)
+        assert 400 <= r.status_code < 500 and r.json()["error"], (name, r.status_code)
+    chunked = requests.post(url, data=(b"[" + b"1," * 1000 for _ in range(100)), headers=json_type, timeout=30)
+    assert chunked.status_code in (400, 413), chunked.status_code  # no Content-Length: still bounded
+    wrong_type = requests.post(url, data=b"{}", headers={"Content-Type": "text/plain"}, timeout=30)
+    assert wrong_type.status_code == 415
