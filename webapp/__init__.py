@@ -90,7 +90,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from webapp.migrate import check_schema
 
     db.init_app(app)
-    if app.config["CAMSTUDY_CHECK_SCHEMA"]:
+    guard = app.extensions["camstudy_db"][2]
+    if guard is not None and guard.changed():
+        # a worker started after its server's SQLite file went: boot, and answer 503 (health.py)
+        app.logger.error("the SQLite file %s was removed or replaced after the server started", guard.path)
+    elif app.config["CAMSTUDY_CHECK_SCHEMA"]:
         check_schema(db_engine(app))
     security.init_app(app)
     app.register_blueprint(survey.bp)

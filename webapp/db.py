@@ -330,6 +330,9 @@ class SQLiteFileGuard:
         if self.identity is None:
             self.identity = self.current()
 
+    def changed(self) -> bool:
+        return self.identity is not None and self.current() != self.identity
+
     def check(self) -> None:
         if self.identity is None:
             return

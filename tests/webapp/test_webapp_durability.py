@@ -179,3 +179,36 @@ def test_a_commit_that_lands_in_a_removed_file_is_not_acknowledged(live_sqlite):
         p.last_seen_at = p.created_at
         with pytest.raises(sa.exc.OperationalError, match="removed"):
             db.session.commit()
+
+
+@pytest.mark.slow
+def test_sqlite_file_replaced_under_serve_prod_gives_503_from_every_worker(make_app, sqlite_url, tmp_path):
+    """gunicorn with two workers, one of them killed and replaced after the file was: the
+    new worker must not adopt the replacement either."""
+    import signal
+    import time
+
+    from prod_server import start_prod
+
+    app = make_app(sqlite_url)
+    w = Walker(app.test_client()).begin_lab_session("DUR2")
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    server = start_prod(sqlite_url, tmp_path / "server.log", workers=2, threads=2)
+    try:
+        assert post_answer(server.url, w.token, -1).status_code == 201
+        other = tmp_path / "other.sqlite3"
+        upgrade(f"sqlite:///{other}")
+        remove_database(path)
+        shutil.copy(other, path)
+        victim = server.worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while (victim in server.worker_pids() or len(server.worker_pids()) < 2) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert victim not in server.worker_pids() and len(server.worker_pids()) == 2
+        codes = {post_answer(server.url, w.token, 0).status_code for _ in range(8)}  # both workers answer
+        assert codes == {503}, codes
+        assert {server.health()[0] for _ in range(8)} == {503}
+        assert "was removed or replaced" in server.log.read_text()
+    finally:
+        server.stop()
