@@ -157,6 +157,33 @@ def export_main(argv: list[str]) -> int:
     return 0
 
 
+def _proxy_hops(p: argparse.ArgumentParser, given: int | None) -> int:
+    """--proxy-hops, else $CAMSTUDY_PROXY_HOPS, else 0 (no forwarded header trusted)."""
+    from webapp.prod import proxy_hops_from_env
+
+    try:
+        hops = proxy_hops_from_env() if given is None else given
+    except ValueError as exc:
+        p.error(str(exc))
+    if hops < 0:
+        p.error("--proxy-hops must be 0 or more")
+    return hops
+
+
+def _admin_credentials(prod: bool, config: dict, notes: list[str]) -> str | None:
+    """What the banner shows after the admin URL (None: no admin line). Only a token
+    generated for this run is printed: stdout of a service ends up in its log, and a
+    credential from the environment must not. ``--prod`` generates none."""
+    if os.environ.get("CAMSTUDY_ADMIN_TOKEN") or os.environ.get("CAMSTUDY_ADMIN_PASSWORD"):
+        return "  (log in with CAMSTUDY_ADMIN_PASSWORD, or open it once with ?token=<CAMSTUDY_ADMIN_TOKEN>)"
+    if prod:
+        notes.append("the admin area is off: set CAMSTUDY_ADMIN_PASSWORD or CAMSTUDY_ADMIN_TOKEN to turn it on")
+        return None
+    token = config["CAMSTUDY_ADMIN_TOKEN"] = secrets.token_urlsafe(18)
+    notes.append("admin token generated for this run (set CAMSTUDY_ADMIN_TOKEN or CAMSTUDY_ADMIN_PASSWORD to choose)")
+    return f"?token={token}"
+
+
 def serve_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="camstudy serve", description="Run the survey: the development server, or gunicorn with --prod.")
     p.add_argument("--host", default="127.0.0.1")
@@ -175,15 +202,7 @@ def serve_main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     if args.prod and args.debug:
         p.error("--prod and --debug do not go together")
-    if args.proxy_hops is None:
-        from webapp.prod import proxy_hops_from_env
-
-        try:
-            args.proxy_hops = proxy_hops_from_env()
-        except ValueError as exc:
-            p.error(str(exc))
-    if args.proxy_hops < 0:
-        p.error("--proxy-hops must be 0 or more")
+    args.proxy_hops = _proxy_hops(p, args.proxy_hops)
     args.port = args.port or (8000 if args.prod else 5000)
     from webapp import create_app, db_engine
     from webapp.migrate import SchemaError
@@ -198,13 +217,7 @@ def serve_main(argv: list[str]) -> int:
                      "(participants resume through their link after a restart)")
     if not os.environ.get("CAMSTUDY_COOKIE_SECURE") and not args.prod:
         config["SESSION_COOKIE_SECURE"] = False  # the development server speaks plain HTTP
-    generated_token = None  # printed below; a token from the environment never is (logs keep stdout)
-    if not os.environ.get("CAMSTUDY_ADMIN_TOKEN") and not os.environ.get("CAMSTUDY_ADMIN_PASSWORD"):
-        if args.prod:
-            notes.append("the admin area is off: set CAMSTUDY_ADMIN_PASSWORD or CAMSTUDY_ADMIN_TOKEN to turn it on")
-        else:
-            generated_token = config["CAMSTUDY_ADMIN_TOKEN"] = secrets.token_urlsafe(18)
-            notes.append("admin token generated for this run (set CAMSTUDY_ADMIN_TOKEN or CAMSTUDY_ADMIN_PASSWORD to choose)")
+    admin_line = _admin_credentials(args.prod, config, notes)
     try:
         app = create_app(config)
     except (SchemaError, RuntimeError) as exc:
@@ -222,10 +235,8 @@ def serve_main(argv: list[str]) -> int:
     base = f"http://{args.host}:{args.port}"
     print(f"camstudy: serving study {study.study_id} on {base}")
     print(f"  participant link (lab): {base}/lab")
-    if generated_token:
-        print(f"  admin: {base}/admin/?token={generated_token}")
-    elif os.environ.get("CAMSTUDY_ADMIN_TOKEN") or os.environ.get("CAMSTUDY_ADMIN_PASSWORD"):
-        print(f"  admin: {base}/admin/  (log in with CAMSTUDY_ADMIN_PASSWORD, or open it once with ?token=<CAMSTUDY_ADMIN_TOKEN>)")
+    if admin_line:
+        print(f"  admin: {base}/admin/{admin_line}")
     for note in notes:
         print(f"  note: {note}")
     sys.stdout.flush()
