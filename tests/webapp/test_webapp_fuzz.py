@@ -130,6 +130,36 @@ def test_parser_level_bodies_get_a_4xx_and_store_nothing(make_app, any_db_url):
     assert counts(fuzz_app) == before
 
 
+raw_form_bodies = st.one_of(
+    parser_level,
+    st.just(b"a=%ff%fe&b=%zz&%=&=%&participant_id=%00"),
+    st.integers(1, 3000).map(lambda n: b"&".join(b"f%d=x" % i for i in range(n))),  # many fields
+    st.just(b"--b\r\nContent-Disposition: form-data; name=\"participant_id\"\r\n\r\nX\r\n"),  # no end
+    st.just(b"--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.bin\"\r\n\r\n" + b"\x00" * 5000 + b"\r\n--b--\r\n"),
+)
+form_ctypes = st.sampled_from(["application/x-www-form-urlencoded", "multipart/form-data; boundary=b",
+                               "multipart/form-data", "multipart/form-data; boundary=", "application/json",
+                               "text/plain", "application/x-www-form-urlencoded; charset=utf-16", ""])
+
+
+def test_raw_bodies_on_every_post_route(fuzz_app):
+    """The form and multipart parsers get the same treatment as the JSON one: never a 5xx."""
+    w = started(fuzz_app)
+    before = counts(fuzz_app)
+
+    @FUZZ
+    @given(body=raw_form_bodies, ctype=form_ctypes,
+           route=st.sampled_from(["/lab", f"/s/{w.token}/consent", f"/s/{w.token}/instructions",
+                                  f"/s/{w.token}/questionnaire", "/admin/login", "/admin/logout",
+                                  f"/api/v1/participants/{w.token}/trials/3/answers"]))
+    def run(body, ctype, route):
+        r = w.client.post(route, data=body, headers={"Content-Type": ctype} if ctype else {})
+        assert r.status_code < 500, (route, ctype, body[:60], r.status_code)
+
+    run()
+    assert counts(fuzz_app) == before
+
+
 def test_random_tokens_and_indices_on_every_participant_route(fuzz_app):
     client = fuzz_app.test_client()
     before = counts(fuzz_app)
