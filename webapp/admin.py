@@ -116,7 +116,7 @@ def _count_guess() -> None:
         limiter.limiter.hit(_guess_limit(), "admin-token-guess", get_remote_address())
 
 
-def _token_given(given: str, token: str | None) -> bool | None:
+def _token_given(given: str, token: str | None) -> bool:
     """True for the right token, False for a wrong one (counted); 429 once over the limit."""
     if not _guesses_left():
         abort(429)

@@ -105,10 +105,13 @@ def answers_held(engine: sa.Engine) -> int:
 def backup_sqlite(path: str) -> Path:
     """A consistent copy of a SQLite file (the backup API: safe while the app writes,
     includes what is still in the WAL), beside it, named with the time."""
-    src = Path(path)
+    src = Path(path).resolve()
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    dst = src.with_name(f"{src.stem}.backup-{stamp}.sqlite3")
-    source, target = sqlite3.connect(f"file:{src}?mode=ro", uri=True), sqlite3.connect(dst)
+    dst, n = src.with_name(f"{src.stem}.backup-{stamp}.sqlite3"), 1
+    while dst.exists():  # never overwrite an earlier backup
+        n += 1
+        dst = src.with_name(f"{src.stem}.backup-{stamp}-{n}.sqlite3")
+    source, target = sqlite3.connect(f"{src.as_uri()}?mode=ro", uri=True), sqlite3.connect(dst)
     try:
         source.backup(target)
     finally:
