@@ -111,3 +111,19 @@ def test_hostile_bodies_over_real_http_get_4xx(direct):
     assert chunked.status_code in (400, 413), chunked.status_code  # no Content-Length: still bounded
     wrong_type = requests.post(url, data=b"{}", headers={"Content-Type": "text/plain"}, timeout=30)
     assert wrong_type.status_code == 415
+
+
+def test_create_prod_app_trusts_no_forwarded_header_by_default(make_app, sqlite_url, monkeypatch):
+    """`gunicorn 'webapp.prod:create_prod_app()'` too: hops from CAMSTUDY_PROXY_HOPS, else none."""
+    from webapp.prod import create_prod_app
+
+    make_app(sqlite_url)
+    config = {"TESTING": True, "SECRET_KEY": "k", "DATABASE_URL": sqlite_url}
+    monkeypatch.delenv("CAMSTUDY_PROXY_HOPS", raising=False)
+    claimed = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+    assert "Strict-Transport-Security" not in create_prod_app(config).test_client().get("/healthz", headers=claimed).headers
+    monkeypatch.setenv("CAMSTUDY_PROXY_HOPS", "1")  # behind nginx
+    assert create_prod_app(config).test_client().get("/healthz", headers=claimed).headers["Strict-Transport-Security"]
+    monkeypatch.setenv("CAMSTUDY_PROXY_HOPS", "one")
+    with pytest.raises(ValueError, match="CAMSTUDY_PROXY_HOPS"):
+        create_prod_app(config)
