@@ -22,7 +22,9 @@ MAX_DEPTH = 20  # answers are 3 deep; nothing legitimate comes near
 MAX_NUMBER_CHARS = 24  # longer than any 64-bit integer or double in its shortest form
 
 # A JSON string (skipped whole, so brackets inside strings do not count) or a bracket.
-_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.S)
+# Possessive quantifiers and the optional closing quote keep it linear: an unterminated
+# string is consumed to the end once, not retried from every quote inside it.
+_TOKENS = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"?|[\[\]{}]', re.S)
 
 
 class JSONBodyError(ValueError):

@@ -230,3 +230,17 @@ def test_oversized_bodies_are_refused_with_413(fuzz_app):
         r = w.client.post(url, **kw)
         assert r.status_code == 413, (url, r.status_code)
     assert counts(fuzz_app) == before
+
+
+def test_worst_case_bodies_are_refused_quickly(fuzz_app):
+    """Bodies near the 64 KiB cap built to make a parser (or the depth check) do quadratic
+    work: each answered within 2 s (an unterminated string of escaped quotes once took 29 s)."""
+    import time
+
+    url = f"/api/v1/participants/{'a' * 24}/trials/0/answers"
+    client = fuzz_app.test_client()
+    for body in ['"' + '\\"' * 32000, '"' * 65000, '"\\' * 32000, "[" * 65000, '["' + "[" * 60000,
+                 "[" + '"a",' * 16000 + '"a"]', "{" + '"a":{' * 10000]:
+        started = time.perf_counter()
+        r = client.post(url, data=body.encode(), content_type="application/json")
+        assert 400 <= r.status_code < 500 and time.perf_counter() - started < 2, (body[:20], r.status_code)
