@@ -313,6 +313,11 @@ class SQLiteFileGuard:
     app answers with 503 (health.py), so nothing is acknowledged that is not in the
     file the operator configured. It also stops SQLite from creating an empty file in
     place of a removed one.
+
+    It only stats the path, never opens the file: closing any other descriptor of a
+    SQLite file drops the process's POSIX locks on it, and reading the header that way
+    lost acknowledged answers under gunicorn. So a copy written over the file in place
+    (same inode) is not detected; docs/deploying.md says to stop the server first.
     """
 
     def __init__(self, path: str, identity: str | None = None) -> None:
