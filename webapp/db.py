@@ -381,7 +381,23 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return sa.create_engine(url, **kwargs)
+    engine = sa.create_engine(url, **kwargs)
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _durable_commits)
+    return engine
+
+
+def _durable_commits(dbapi_conn, _record) -> None:  # noqa: ANN001
+    """With ``synchronous_commit = off`` (a server or database default some tuning guides
+    suggest), PostgreSQL reports a COMMIT before its WAL is flushed, and an answer already
+    acknowledged can vanish in a crash. Such a session is set back to ``on``; stronger
+    settings (``remote_apply``, ``remote_write``) and ``local`` are kept."""
+    cur = dbapi_conn.cursor()
+    cur.execute("SHOW synchronous_commit")
+    if cur.fetchone()[0] == "off":
+        cur.execute("SET synchronous_commit TO on")
+    cur.close()
+    dbapi_conn.commit()  # SET is transactional: keep it past the pool's reset-on-return rollback
 
 
 class Database:

@@ -212,3 +212,32 @@ def test_sqlite_file_replaced_under_serve_prod_gives_503_from_every_worker(make_
         assert "was removed or replaced" in server.log.read_text()
     finally:
         server.stop()
+
+
+@pytest.mark.postgres
+def test_postgres_commits_are_durable_even_where_the_database_says_otherwise(postgres_url, make_app, make_study):
+    """A database with `synchronous_commit = off` acknowledges before its WAL is flushed:
+    the app's sessions set it back, so an answer is acknowledged only when on disk."""
+    from prod_server import drop_postgres, fresh_postgres
+
+    from webapp.db import db
+
+    name = f"camstudy_sync_{secrets.token_hex(4)}"
+    url = fresh_postgres(name)
+    try:
+        admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
+            assert conn.scalar(sa.text("SHOW synchronous_commit")) == "on"  # this session predates it
+        admin.dispose()
+        plain = sa.create_engine(url)
+        with plain.connect() as conn:
+            assert conn.scalar(sa.text("SHOW synchronous_commit")) == "off"  # the attack: what a new session gets
+        plain.dispose()
+        app = make_app(url, make_study())
+        with app.app_context():
+            for _ in range(2):  # also after the pool's reset-on-return
+                assert db.session.scalar(sa.text("SHOW synchronous_commit")) == "on"
+                db.session.rollback()
+    finally:
+        drop_postgres(name)
