@@ -113,6 +113,29 @@ def test_hostile_bodies_over_real_http_get_4xx(direct):
     assert wrong_type.status_code == 415
 
 
+def raw_status(server, request: bytes, half_close: bool = False) -> int:
+    """Send bytes no HTTP library would, and read the status code of the answer."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", int(server.url.rsplit(":", 1)[1])), timeout=15) as s:
+        s.sendall(request)
+        if half_close:  # the client stops sending before the body it announced is complete
+            s.shutdown(socket.SHUT_WR)
+        return int(s.recv(100).split(b" ")[1])
+
+
+@pytest.mark.parametrize("framing", ["bad chunk size", "chunk without terminator", "body cut short"])
+def test_malformed_body_framing_gets_400(direct, framing):
+    head = (f"POST /api/v1/participants/{'a' * 24}/trials/0/answers HTTP/1.1\r\nHost: x\r\n"
+            "Content-Type: application/json\r\n").encode()
+    request, half_close = {
+        "bad chunk size": (head + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", False),
+        "chunk without terminator": (head + b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}XX0\r\n\r\n", False),
+        "body cut short": (head + b"Content-Length: 100\r\n\r\n{\"answers\": ", True),
+    }[framing]
+    assert raw_status(direct, request, half_close) == 400
+
+
 def test_create_prod_app_trusts_no_forwarded_header_by_default(make_app, sqlite_url, monkeypatch):
     """`gunicorn 'webapp.prod:create_prod_app()'` too: hops from CAMSTUDY_PROXY_HOPS, else none."""
     from webapp.prod import create_prod_app
