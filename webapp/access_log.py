@@ -3,10 +3,10 @@
 The admin token may arrive once as ``/admin/...?token=...`` (it is exchanged for a
 session and redirected to the same URL without it, webapp/admin.py), and scripts send it
 as ``Authorization: Bearer``. The request line of that first visit would otherwise sit in
-the access log, readable by whoever reads logs. Both servers that ``camstudy serve``
-runs log admin requests without their query string and never log an Authorization
-header: gunicorn (``--prod --access-log``) through ``GunicornLogger``, the development
-server through ``DevRequestHandler``.
+the access log, readable by whoever reads logs. gunicorn (``serve --prod --access-log``)
+logs admin requests without their query string and never logs an Authorization header,
+through ``GunicornLogger``; the development server's one-line log leaves ``token=``
+values out (webapp/devserver.py).
 """
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gunicorn.glogging import Logger
-from werkzeug.serving import WSGIRequestHandler
 
 ADMIN_PREFIX = "/admin"
 
@@ -49,18 +48,3 @@ class GunicornLogger(Logger):
             atoms["{query_string}e"] = ""
             atoms["{raw_uri}e"] = scrub_target(environ.get("RAW_URI", ""))
         return atoms
-
-
-class DevRequestHandler(WSGIRequestHandler):
-    """The development server's request log, with admin query strings left out."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        saved = {name: getattr(self, name) for name in ("path", "requestline") if hasattr(self, name)}
-        if "path" in saved:  # what werkzeug logs; the request itself was served already
-            self.path = scrub_target(self.path)
-        self.requestline = scrub_request_line(getattr(self, "requestline", ""))
-        try:
-            super().log_request(code, size)
-        finally:
-            for name, value in saved.items():
-                setattr(self, name, value)

@@ -1,7 +1,7 @@
 """Admin sessions held server-side
 
-Revision ID: 0004_admin_sessions
-Revises: 0003
+Revision ID: 0005_admin_sessions
+Revises: 0004
 Create Date: 2026-11-30 05:20:00
 
 One row per logged-in admin browser (webapp/admin.py): the hash of the nonce in its
@@ -14,8 +14,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0004_admin_sessions'
-down_revision = '0003'
+revision = '0005_admin_sessions'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
