@@ -81,7 +81,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the survey app; ``config`` overrides defaults and the environment."""
     from flask import Flask
 
+    from webapp.json_body import StrictJSONProvider, StrictJSONRequest
+
     app = Flask(__name__, instance_relative_config=True)
+    app.json = StrictJSONProvider(app)  # every request.get_json(): bounded, strict JSON
+    app.request_class = StrictJSONRequest
     load_config(app, config)
 
     from webapp import admin, api, examples, health, recruit, security, survey
@@ -89,7 +93,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from webapp.migrate import check_schema
 
     db.init_app(app)
-    if app.config["CAMSTUDY_CHECK_SCHEMA"]:
+    guard = app.extensions["camstudy_db"][2]
+    if guard is not None and guard.changed():
+        # a worker started after its server's SQLite file went: boot, and answer 503 (health.py)
+        app.logger.error("the SQLite file %s was removed or replaced after the server started", guard.path)
+    elif app.config["CAMSTUDY_CHECK_SCHEMA"]:
         check_schema(db_engine(app))
     security.init_app(app)
     app.register_blueprint(survey.bp)

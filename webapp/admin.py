@@ -1,29 +1,39 @@
 """Researcher area: live progress per pair and participant, attention checks, export.
 
 Off (404) unless ``CAMSTUDY_ADMIN_PASSWORD`` (login form) or ``CAMSTUDY_ADMIN_TOKEN``
-(``Authorization: Bearer <token>``, or ``?token=`` once, which logs the browser in)
-is set. Unlike participant pages, these pages name the methods. Simulated participants
-(``camstudy simulate``, ids starting with ``sim-``) are counted and marked as such.
+(``Authorization: Bearer <token>``, or ``?token=`` once, which logs the browser in and
+redirects to the same page without the token) is set. A logged-in browser holds a
+server-side session (``AdminSession``): logout deletes it, and a changed token or
+password ends every session opened with the old one. Wrong tokens count against the
+same per-address rate limit as wrong passwords. Unlike participant pages, these pages
+name the methods. Simulated participants (``camstudy simulate``, ids starting with
+``sim-``) are counted and marked as such.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
+import secrets
 from datetime import timedelta
-from functools import wraps
 
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask_limiter.util import get_remote_address
 from flask_wtf import FlaskForm
+from limits import parse
 import sqlalchemy as sa
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from wtforms import PasswordField, SubmitField
 from wtforms.validators import DataRequired
 
 from webapp import export
-from webapp.db import Pair, Participant, Response as Answer, Study, Trial, db, utcnow
+from webapp.db import AdminSession, Pair, Participant, Response as Answer, Study, Trial, db, utcnow
 from webapp.flow import active_study, settings_of
 from webapp.security import limiter
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+SESSION_LIFETIME = timedelta(hours=12)
+CREDENTIALS = {"password": "CAMSTUDY_ADMIN_PASSWORD", "token": "CAMSTUDY_ADMIN_TOKEN"}
 
 
 class LoginForm(FlaskForm):
@@ -39,21 +49,103 @@ def _matches(given: str | None, secret: str | None) -> bool:
     return bool(given and secret and hmac.compare_digest(given.encode(), secret.encode()))
 
 
+# --------------------------------------------------------------------------- server-side sessions
+
+
+def _fingerprint(kind: str) -> str | None:
+    """A keyed hash of the current credential of this kind (None when it is not set)."""
+    secret = _secret(CREDENTIALS[kind])
+    if not secret:
+        return None
+    return hmac.new(current_app.secret_key.encode(), f"{kind}:{secret}".encode(), hashlib.sha256).hexdigest()
+
+
+def _nonce_hash(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
+
+def open_session(kind: str) -> None:
+    """Log this browser in with the credential of ``kind`` (and forget expired sessions)."""
+    now = utcnow()
+    nonce = secrets.token_urlsafe(32)
+    db.session.execute(delete(AdminSession).where(AdminSession.expires_at < now))
+    db.session.add(AdminSession(nonce_sha256=_nonce_hash(nonce), credential=_fingerprint(kind),
+                                created_at=now, expires_at=now + SESSION_LIFETIME))
+    db.session.commit()
+    session["admin"] = nonce
+
+
+def session_is_valid() -> bool:
+    """The cookie's nonce names a live session opened with a credential still in force."""
+    nonce = session.get("admin")
+    if not isinstance(nonce, str):
+        session.pop("admin", None)  # e.g. the boolean of older versions
+        return False
+    row = db.session.scalar(select(AdminSession).filter_by(nonce_sha256=_nonce_hash(nonce)))
+    current = {_fingerprint(kind) for kind in CREDENTIALS} - {None}
+    if row is not None and row.expires_at > utcnow() and row.credential in current:
+        return True
+    if row is not None:
+        db.session.delete(row)
+        db.session.commit()
+    session.pop("admin", None)
+    return False
+
+
+def end_session() -> None:
+    nonce = session.pop("admin", None)
+    if isinstance(nonce, str):
+        db.session.execute(delete(AdminSession).where(AdminSession.nonce_sha256 == _nonce_hash(nonce)))
+        db.session.commit()
+
+
+# --------------------------------------------------------------------------- token guesses
+
+
+def _guess_limit():
+    return parse(current_app.config["CAMSTUDY_RATE_LOGIN"])
+
+
+def _guesses_left() -> bool:
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return True
+    return limiter.limiter.test(_guess_limit(), "admin-token-guess", get_remote_address())
+
+
+def _count_guess() -> None:
+    if current_app.config.get("RATELIMIT_ENABLED", True):
+        limiter.limiter.hit(_guess_limit(), "admin-token-guess", get_remote_address())
+
+
+def _token_given(given: str, token: str | None) -> bool:
+    """True for the right token, False for a wrong one (counted); 429 once over the limit."""
+    if not _guesses_left():
+        abort(429)
+    if _matches(given, token):
+        return True
+    _count_guess()
+    return False
+
+
+def _clean_url() -> str:
+    """The URL asked for, without its ``token`` parameter (which then appears in no log or history)."""
+    args = {k: v for k, v in request.args.items() if k != "token"}
+    return url_for(request.endpoint or "admin.dashboard", **(request.view_args or {}), **args)
+
+
 @bp.before_request
 def _gate():
     password, token = _secret("CAMSTUDY_ADMIN_PASSWORD"), _secret("CAMSTUDY_ADMIN_TOKEN")
     if not password and not token:
         abort(404, "The admin area is off: set CAMSTUDY_ADMIN_PASSWORD or CAMSTUDY_ADMIN_TOKEN to turn it on.")
-    if session.get("admin"):
-        return None
     auth = request.headers.get("Authorization", "")
-    if auth.startswith("Bearer ") and _matches(auth[7:], token):
+    if auth.startswith("Bearer ") and _token_given(auth[7:], token):
         return None
-    if request.endpoint == "admin.login":
+    if session_is_valid() or request.endpoint == "admin.login":
         return None
-    if _matches(request.args.get("token"), token):
-        session["admin"] = True
-        return redirect(url_for(request.endpoint or "admin.dashboard"))  # drop the token from the URL
+    if "token" in request.args and _token_given(request.args["token"], token):
+        open_session("token")
+        return redirect(_clean_url())
     if request.path.startswith("/admin/api/") or request.path.endswith((".csv", ".json")):
         return jsonify(error="Admin login required.", status=401), 401
     return redirect(url_for("admin.login"))
@@ -70,7 +162,7 @@ def login():
     error = None
     if form.validate_on_submit():
         if _matches(form.password.data, _secret("CAMSTUDY_ADMIN_PASSWORD")):
-            session["admin"] = True
+            open_session("password")
             return redirect(url_for("admin.dashboard"))
         error = "Wrong password."
     return render_template("admin/login.html", form=form, error=error, password_set=bool(_secret("CAMSTUDY_ADMIN_PASSWORD")))
@@ -78,7 +170,7 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    session.pop("admin", None)
+    end_session()
     return redirect(url_for("admin.login"))
 
 

@@ -56,9 +56,7 @@ def trial(token: str, index: int):
 def answer(token: str, index: int):
     if not request.is_json:
         return jsonify(error="Send the answers as application/json.", status=415), 415
-    body = request.get_json(silent=True)
-    if body is None:
-        return jsonify(error="The body is not valid JSON.", status=400), 400
+    body = request.get_json()  # strict (webapp/json_body.py): a 400 naming the problem
     participant = participant_or_404(token)
     try:
         saved = save_answers(db.session, participant, index, body)

@@ -51,28 +51,57 @@ def db_main(argv: list[str]) -> int:
     sub = p.add_subparsers(dest="action", required=True)
     for name, text in (("upgrade", "apply all migrations"), ("current", "show the schema revision")):
         _db_arg(sub.add_parser(name, help=text))
-    down = sub.add_parser("downgrade", help="revert to a revision (e.g. base)")
+    down = sub.add_parser("downgrade", help="revert to a revision (e.g. base); refuses while answers are stored")
     down.add_argument("revision")
+    down.add_argument("--discard-answers", action="store_true",
+                      help="go ahead although the database holds answers (SQLite: a backup copy is written first)")
     _db_arg(down)
     args = p.parse_args(argv)
     from webapp import migrate
     from webapp.db import make_engine
 
     url = _url(args)
-    shown = make_engine(url).url.render_as_string(hide_password=True)
-    if args.action == "upgrade":
-        migrate.upgrade(url)
-        print(f"database {shown} is at {', '.join(sorted(migrate.head_revisions(url)))} (latest)")
-    elif args.action == "downgrade":
-        migrate.downgrade(url, args.revision)
-        print(f"database {shown} downgraded to {args.revision}")
-    else:
-        engine = make_engine(url)
-        current = migrate.current_revisions(engine)
+    engine = make_engine(url)
+    shown = engine.url.render_as_string(hide_password=True)
+    try:
+        current, heads = migrate.current_revisions(engine), migrate.head_revisions(url)
+        if migrate.unknown_revisions(url, current):
+            print(f"error: {migrate.newer_message(shown, current, heads)}", file=sys.stderr)
+            return 1
+        if args.action == "upgrade":
+            migrate.upgrade(url)
+            print(f"database {shown} is at {', '.join(sorted(heads))} (latest)")
+        elif args.action == "downgrade":
+            return _downgrade(engine, url, shown, args.revision, args.discard_answers)
+        else:
+            state = "latest" if current == heads else f"out of date: run `{migrate.FIX}`"
+            print(f"database {shown}: {', '.join(sorted(current)) or 'empty'} ({state})")
+        return 0
+    finally:
         engine.dispose()
-        heads = migrate.head_revisions(url)
-        state = "latest" if current == heads else f"out of date: run `{migrate.FIX}`"
-        print(f"database {shown}: {', '.join(sorted(current)) or 'empty'} ({state})")
+
+
+def _downgrade(engine, url: str, shown: str, revision: str, discard_answers: bool) -> int:
+    """Refuse to drop answers unless told so; back the database up (or say how) first."""
+    from webapp import migrate
+    from webapp.db import sqlite_file
+
+    answers = migrate.answers_held(engine)
+    path = sqlite_file(url)
+    backup_hint = (f"back it up first: {migrate.pg_dump_command(engine)}" if engine.dialect.name == "postgresql"
+                   else "a backup copy is written first" if path else "back it up first")
+    if answers and not discard_answers:
+        print(f"error: the database {shown} holds {answers} answers; downgrading to {revision} drops the tables "
+              "and columns that later revisions added, and the answers with them. Export them first "
+              "(camstudy export --out responses.csv), then run again with --discard-answers "
+              f"({backup_hint}).", file=sys.stderr)
+        return 1
+    if path and os.path.exists(path):
+        print(f"backup of {shown} written to {migrate.backup_sqlite(path)}")
+    elif engine.dialect.name == "postgresql":
+        print(f"note: no backup is taken of PostgreSQL; {backup_hint}")
+    migrate.downgrade(url, revision)
+    print(f"database {shown} downgraded to {revision}" + (f" ({answers} answers discarded)" if answers else ""))
     return 0
 
 
@@ -128,6 +157,33 @@ def export_main(argv: list[str]) -> int:
     return 0
 
 
+def _proxy_hops(p: argparse.ArgumentParser, given: int | None) -> int:
+    """--proxy-hops, else $CAMSTUDY_PROXY_HOPS, else 0 (no forwarded header trusted)."""
+    from webapp.prod import proxy_hops_from_env
+
+    try:
+        hops = proxy_hops_from_env() if given is None else given
+    except ValueError as exc:
+        p.error(str(exc))
+    if hops < 0:
+        p.error("--proxy-hops must be 0 or more")
+    return hops
+
+
+def _admin_credentials(prod: bool, config: dict, notes: list[str]) -> str | None:
+    """What the banner shows after the admin URL (None: no admin line). Only a token
+    generated for this run is printed: stdout of a service ends up in its log, and a
+    credential from the environment must not. ``--prod`` generates none."""
+    if os.environ.get("CAMSTUDY_ADMIN_TOKEN") or os.environ.get("CAMSTUDY_ADMIN_PASSWORD"):
+        return "  (log in with CAMSTUDY_ADMIN_PASSWORD, or open it once with ?token=<CAMSTUDY_ADMIN_TOKEN>)"
+    if prod:
+        notes.append("the admin area is off: set CAMSTUDY_ADMIN_PASSWORD or CAMSTUDY_ADMIN_TOKEN to turn it on")
+        return None
+    token = config["CAMSTUDY_ADMIN_TOKEN"] = secrets.token_urlsafe(18)
+    notes.append("admin token generated for this run (set CAMSTUDY_ADMIN_TOKEN or CAMSTUDY_ADMIN_PASSWORD to choose)")
+    return f"?token={token}"
+
+
 def serve_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="camstudy serve", description="Run the survey: the development server, or gunicorn with --prod.")
     p.add_argument("--host", default="127.0.0.1")
@@ -140,14 +196,15 @@ def serve_main(argv: list[str]) -> int:
     prod.add_argument("--prod", action="store_true", help="serve with gunicorn instead of the development server")
     prod.add_argument("--workers", type=int, default=0, help="worker processes (default: 2 per core, 2-8)")
     prod.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
-    prod.add_argument("--proxy-hops", type=int, default=int(os.environ.get("CAMSTUDY_PROXY_HOPS", "1")),
+    prod.add_argument("--proxy-hops", type=int, default=None,
                       help="reverse proxies in front whose X-Forwarded-* headers are trusted "
-                           "(default $CAMSTUDY_PROXY_HOPS or 1; 0 when clients connect directly)")
+                           "(default $CAMSTUDY_PROXY_HOPS or 0: clients connect directly; 1 behind nginx)")
     prod.add_argument("--access-log", action="store_true", help="log every request to stdout")
     _db_arg(p)
     args = p.parse_args(argv)
     if args.prod and args.debug:
         p.error("--prod and --debug do not go together")
+    args.proxy_hops = _proxy_hops(p, args.proxy_hops)
     args.port = args.port or (8000 if args.prod else 5000)
     from webapp import devserver
 
@@ -168,10 +225,7 @@ def serve_main(argv: list[str]) -> int:
                      "(participants resume through their link after a restart)")
     if not os.environ.get("CAMSTUDY_COOKIE_SECURE") and not args.prod:
         config["SESSION_COOKIE_SECURE"] = False  # the development server speaks plain HTTP
-    admin_token = os.environ.get("CAMSTUDY_ADMIN_TOKEN")
-    if not admin_token and not os.environ.get("CAMSTUDY_ADMIN_PASSWORD"):
-        admin_token = config["CAMSTUDY_ADMIN_TOKEN"] = secrets.token_urlsafe(18)
-        notes.append("admin token generated for this run (set CAMSTUDY_ADMIN_TOKEN or CAMSTUDY_ADMIN_PASSWORD to choose)")
+    admin_line = _admin_credentials(args.prod, config, notes)
     try:
         app = create_app(config)
     except (SchemaError, RuntimeError) as exc:
@@ -189,13 +243,17 @@ def serve_main(argv: list[str]) -> int:
     base = f"http://{args.host}:{args.port}"
     print(f"camstudy: serving study {study.study_id} on {base}")
     print(f"  participant link (lab): {base}/lab")
-    print(f"  admin: {base}/admin/" + (f"?token={admin_token}" if admin_token else "  (log in with CAMSTUDY_ADMIN_PASSWORD)"))
+    if admin_line:
+        print(f"  admin: {base}/admin/{admin_line}")
     for note in notes:
         print(f"  note: {note}")
     sys.stdout.flush()
     if args.prod:
         from webapp import prod
 
+        guard = app.extensions["camstudy_db"][2]
+        if guard is not None:  # workers refuse a file replaced before they start, too
+            config["CAMSTUDY_SQLITE_FILE_ID"] = guard.identity
         db_engine(app).dispose()  # workers open their own connections after the fork
         return prod.run(config, prod.ProdOptions(
             host=args.host, port=args.port, workers=args.workers, threads=args.threads,

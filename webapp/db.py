@@ -7,6 +7,7 @@ participant + image, sides and sources restricted by CHECK constraints.
 """
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 from typing import Any
 
@@ -278,7 +279,89 @@ class MTurkQualification(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class AdminSession(Base):
+    """A researcher logged in to the admin area (webapp/admin.py).
+
+    The session cookie carries a random nonce; only its hash is stored, with a keyed
+    fingerprint of the credential it was opened with. Logging out deletes the row, so a
+    copied cookie stops working; changing the admin token or password changes the
+    fingerprint, so every session opened with the old one stops working.
+    """
+
+    __tablename__ = "admin_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nonce_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    credential: Mapped[str] = mapped_column(sa.String(64))  # HMAC(SECRET_KEY, kind:credential)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
 # --------------------------------------------------------------------------- engine
+
+
+class SQLiteFileChanged(Exception):
+    """The SQLite file the app opened is no longer at its path (removed or replaced)."""
+
+
+class SQLiteFileGuard:
+    """Refuses database work once the SQLite file the app opened has left its path.
+
+    SQLite keeps writing to a deleted file through the connections that hold it open:
+    answers would get 201 "saved" and vanish when the process stops. The guard pins the
+    file's identity (device, inode) at the first connection and checks it on every pool
+    checkout and after every commit; a mismatch raises an OperationalError, which the
+    app answers with 503 (health.py), so nothing is acknowledged that is not in the
+    file the operator configured. It also stops SQLite from creating an empty file in
+    place of a removed one.
+
+    It only stats the path, never opens the file: closing any other descriptor of a
+    SQLite file drops the process's POSIX locks on it, and reading the header that way
+    lost acknowledged answers under gunicorn. So a copy written over the file in place
+    (same inode) is not detected; docs/deploying.md says to stop the server first.
+    """
+
+    def __init__(self, path: str, identity: str | None = None) -> None:
+        self.path = path
+        self.identity = identity  # "device:inode"; None until the first connection
+
+    def current(self) -> str | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return f"{st.st_dev}:{st.st_ino}"
+
+    def pin(self) -> None:
+        if self.identity is None:
+            self.identity = self.current()
+
+    def changed(self) -> bool:
+        return self.identity is not None and self.current() != self.identity
+
+    def check(self) -> None:
+        if self.identity is None:
+            return
+        now = self.current()
+        if now != self.identity:
+            what = "removed" if now is None else "replaced by another file"
+            raise sa.exc.OperationalError(
+                "SQLite file check", None, SQLiteFileChanged(
+                    f"the SQLite file {self.path} was {what} while the app was running; nothing is "
+                    "stored or acknowledged until it is restored and the server restarted"))
+
+    def install(self, engine: sa.Engine) -> None:
+        event.listen(engine, "do_connect", lambda *_: self.check())  # before SQLite could create a file
+        event.listen(engine, "connect", lambda *_: self.pin())
+        event.listen(engine, "checkout", lambda *_: self.check())
+
+
+def sqlite_file(url: str) -> str | None:
+    """The file behind a SQLite URL, or None (not SQLite, or in memory)."""
+    u = sa.make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:" or u.query.get("uri"):
+        return None
+    return os.path.abspath(u.database)
 
 
 def make_engine(url: str, **kwargs: Any) -> sa.Engine:
@@ -290,24 +373,47 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
             cur = dbapi_conn.cursor()
-            if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
+            if sqlite_file(url):
                 cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA synchronous=FULL")  # a commit is on disk before the answer is acknowledged
             cur.close()
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return sa.create_engine(url, **kwargs)
+    engine = sa.create_engine(url, **kwargs)
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _durable_commits)
+    return engine
+
+
+def _durable_commits(dbapi_conn, _record) -> None:  # noqa: ANN001
+    """With ``synchronous_commit = off`` (a server or database default some tuning guides
+    suggest), PostgreSQL reports a COMMIT before its WAL is flushed, and an answer already
+    acknowledged can vanish in a crash. Such a session is set back to ``on``; stronger
+    settings (``remote_apply``, ``remote_write``) and ``local`` are kept."""
+    cur = dbapi_conn.cursor()
+    cur.execute("SHOW synchronous_commit")
+    if cur.fetchone()[0] == "off":
+        cur.execute("SET synchronous_commit TO on")
+    cur.close()
+    dbapi_conn.commit()  # SET is transactional: keep it past the pool's reset-on-return rollback
 
 
 class Database:
     """Each app's engine and the current request's session (``db.session``)."""
 
     def init_app(self, app: Flask) -> None:
-        engine = make_engine(app.config["DATABASE_URL"])
-        app.extensions["camstudy_db"] = (engine, sessionmaker(engine, expire_on_commit=False))
+        url = app.config["DATABASE_URL"]
+        engine = make_engine(url)
+        maker = sessionmaker(engine, expire_on_commit=False)
+        path = sqlite_file(url)
+        guard = SQLiteFileGuard(path, app.config.get("CAMSTUDY_SQLITE_FILE_ID")) if path else None
+        if guard is not None:
+            guard.install(engine)
+            event.listen(maker, "after_commit", lambda _s: guard.check())  # committed to the file we opened?
+        app.extensions["camstudy_db"] = (engine, maker, guard)
         app.teardown_appcontext(self._close_session)
 
     @property

@@ -6,7 +6,9 @@ otherwise. It says nothing about the study or the data (it needs no credentials)
 it never holds a connection longer than the one statement.
 
 It also turns a lost database connection during any request into a 503 with
-``Retry-After`` instead of a bare 500.
+``Retry-After`` instead of a bare 500, and so does a SQLite file removed or replaced
+under the running app (``webapp.db.SQLiteFileGuard``): the database the operator
+configured is gone, so nothing may be acknowledged as saved.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ def healthz():
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
-        current_app.logger.warning("healthz: database unreachable: %s", type(exc).__name__)
+        current_app.logger.warning("healthz: database unreachable: %s", getattr(exc, "orig", None) or type(exc).__name__)
         resp = jsonify(status="unavailable", database="unreachable")
         resp.status_code = 503
         return resp
@@ -41,7 +43,12 @@ def database_unavailable(exc: OperationalError | InterfaceError):
     """The database went away mid-request (a restart, a failover, a dropped connection):
     nothing was stored by this request's transaction, so say 503 and let the client retry
     (survey.js does, with the same idempotency key; pre-ping heals the pool meanwhile)."""
-    current_app.logger.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else exc)
+    from webapp.db import SQLiteFileChanged
+
+    if isinstance(exc.orig, SQLiteFileChanged):
+        current_app.logger.error("database unavailable: %s", exc.orig)
+    else:
+        current_app.logger.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else exc)
     if request.path.startswith(("/api/", "/admin/api/", "/healthz")):
         resp = jsonify(error="The database is unavailable for a moment; try again.", status=503)
     else:

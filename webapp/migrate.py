@@ -7,6 +7,8 @@ install (``pip install -e .``). ``CAMSTUDY_MIGRATIONS`` points elsewhere if need
 from __future__ import annotations
 
 import os
+import sqlite3
+from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -57,6 +59,20 @@ def current_revisions(engine: sa.Engine) -> set[str]:
         return set(MigrationContext.configure(conn).get_current_heads())
 
 
+def unknown_revisions(url: str, current: set[str]) -> set[str]:
+    """The database's revisions that these migrations do not contain (a newer camstudy's)."""
+    script = ScriptDirectory.from_config(alembic_config(url))
+    known = {rev.revision for rev in script.walk_revisions()}
+    return current - known
+
+
+def newer_message(shown: str, current: set[str], heads: set[str]) -> str:
+    return (f"the database {shown} is at revision {', '.join(sorted(current))}, which is newer than this "
+            f"camstudy knows (its latest is {', '.join(sorted(heads))}): it was migrated by a newer camstudy. "
+            "Use that camstudy with this database, or restore a backup taken before it migrated; "
+            "this version must not change the schema")
+
+
 def check_schema(engine: sa.Engine) -> None:
     """Raise SchemaError, naming the fix, unless the database is at the latest revision."""
     url = engine.url.render_as_string(hide_password=False)
@@ -65,6 +81,8 @@ def check_schema(engine: sa.Engine) -> None:
         current = current_revisions(engine)
     except sa.exc.OperationalError as exc:
         raise SchemaError(f"cannot open the database {engine.url!r}: {exc.orig}") from exc
+    if unknown_revisions(url, current):
+        raise SchemaError(newer_message(repr(engine.url), current, heads))
     if not current:
         raise SchemaError(
             f"the database {engine.url!r} has no schema (no camstudy tables yet). If it is the one you "
@@ -78,3 +96,41 @@ def check_schema(engine: sa.Engine) -> None:
             f"the database {engine.url!r} is at {found} but this camstudy expects "
             f"{', '.join(sorted(heads))}; run `{FIX}` (with the same DATABASE_URL) to update it"
         )
+
+
+# --------------------------------------------------------------------------- before a downgrade
+
+
+def answers_held(engine: sa.Engine) -> int:
+    """How many answers the database holds (0 when it has no responses table)."""
+    if "responses" not in sa.inspect(engine).get_table_names():
+        return 0
+    with engine.connect() as conn:
+        return conn.scalar(sa.text("SELECT count(*) FROM responses")) or 0
+
+
+def backup_sqlite(path: str) -> Path:
+    """A consistent copy of a SQLite file (the backup API: safe while the app writes,
+    includes what is still in the WAL), beside it, named with the time."""
+    src = Path(path).resolve()
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    dst, n = src.with_name(f"{src.stem}.backup-{stamp}.sqlite3"), 1
+    while dst.exists():  # never overwrite an earlier backup
+        n += 1
+        dst = src.with_name(f"{src.stem}.backup-{stamp}-{n}.sqlite3")
+    source, target = sqlite3.connect(f"{src.as_uri()}?mode=ro", uri=True), sqlite3.connect(dst)
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+        source.close()
+    return dst
+
+
+def pg_dump_command(engine: sa.Engine) -> str:
+    """The pg_dump line that backs this PostgreSQL database up (password from ~/.pgpass or PGPASSWORD)."""
+    u = engine.url
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d")
+    parts = ["pg_dump", "-Fc"] + [f"{flag} {value}" for flag, value in
+                                  (("-h", u.host), ("-p", u.port), ("-U", u.username)) if value]
+    return " ".join(parts + [u.database or "", f"> {u.database}-before-downgrade-{stamp}.dump"])

@@ -8,7 +8,9 @@ engine after the fork, so no connection is ever shared between processes.
 
 Behind a reverse proxy (nginx) ``ProxyFix`` trusts ``proxy_hops`` hops of
 ``X-Forwarded-For/-Proto/-Host/-Prefix``; rate limits then key on the real client
-address and ``request.is_secure`` follows the proxy's TLS.
+address and ``request.is_secure`` follows the proxy's TLS. The default is no hop: a
+client that connects directly could otherwise name any address in ``X-Forwarded-For``
+and walk past every per-address rate limit. Behind nginx set ``CAMSTUDY_PROXY_HOPS=1``.
 """
 from __future__ import annotations
 
@@ -17,6 +19,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
+
+
+def proxy_hops_from_env() -> int:
+    """``CAMSTUDY_PROXY_HOPS``, default 0 (clients connect directly; no forwarded header is trusted)."""
+    text = os.environ.get("CAMSTUDY_PROXY_HOPS", "").strip() or "0"
+    try:
+        hops = int(text)
+    except ValueError:
+        raise ValueError(f"CAMSTUDY_PROXY_HOPS={text!r}: expected the number of proxies in front (0, 1, 2...)") from None
+    if hops < 0:
+        raise ValueError(f"CAMSTUDY_PROXY_HOPS={text!r} is negative")
+    return hops
 
 
 def default_workers() -> int:
@@ -31,7 +45,7 @@ class ProdOptions:
     port: int = 8000
     workers: int = 0  # 0: default_workers()
     threads: int = 4
-    proxy_hops: int = 1
+    proxy_hops: int = 0
     timeout: int = 30
     access_log: bool = False
     max_requests: int = 10_000  # recycle workers now and then (bounded memory growth)
@@ -45,7 +59,7 @@ def create_prod_app(config: dict[str, Any] | None = None, proxy_hops: int | None
     from webapp import create_app
 
     app = create_app(config)
-    hops = int(os.environ.get("CAMSTUDY_PROXY_HOPS", "1")) if proxy_hops is None else proxy_hops
+    hops = proxy_hops_from_env() if proxy_hops is None else proxy_hops
     if hops > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)  # type: ignore[method-assign]
     return app
@@ -65,6 +79,7 @@ def gunicorn_settings(opts: ProdOptions) -> dict[str, Any]:
         "max_requests_jitter": max(1, opts.max_requests // 10),
         "accesslog": "-" if opts.access_log else None,
         "errorlog": "-",
+        "logger_class": "webapp.access_log.GunicornLogger",  # no admin token in the access log
         "loglevel": "warning",
         "proc_name": "camstudy",
         "preload_app": False,  # each worker opens its own database connections after the fork

@@ -97,6 +97,16 @@ def init_app(app: Flask) -> None:
             400, "This form expired or did not come from this site. Go back, reload the page and try again."
         )
 
+    try:  # the body as gunicorn failed to read it (bad chunk framing, the client gone mid-body)
+        from gunicorn.http.errors import NoMoreData, ParseException
+    except ImportError:  # pragma: no cover - gunicorn is a dependency; the dev server has its own errors
+        pass
+    else:
+        @app.errorhandler(ParseException)
+        @app.errorhandler(NoMoreData)
+        def _unreadable_body(exc: Exception):
+            return error_response(400, f"The request body could not be read ({type(exc).__name__}).")
+
     @app.errorhandler(413)
     def _too_large(exc: HTTPException):
         return error_response(413, "The request is too large.")

@@ -53,6 +53,13 @@ ANSWER_URL_RE = re.compile(r'data-answer-url="([^"]+)"')
 CODE_RE = re.compile(r'class="code"[^>]*>\s*([A-Z0-9]+)\s*<')
 
 
+SECURE_COOKIE_OVER_HTTP = (
+    "{url} sends its session cookie with the Secure flag (camstudy serve --prod expects HTTPS in front), "
+    "and an HTTP client does not send such a cookie back over plain http://, so every form would be refused "
+    "(HTTP 400). Use the survey's https:// address, or, for a local test only, start the server with "
+    "CAMSTUDY_COOKIE_SECURE=0 (docs/deploying.md)")
+
+
 class SimulationError(Exception):
     """The survey did something a browser could not get past (e.g. an unexpected page)."""
 
@@ -231,10 +238,17 @@ class SimulatedParticipant:
         text, resp = self.page(url)
         if resp.status_code != 200:
             raise SimulationError(f"GET {url}: HTTP {resp.status_code}")
+        self.check_cookies(resp)
         m = CSRF_RE.search(text)
         if not m:
             raise SimulationError(f"no form on {url}")
         return self.request("POST", url, "page", data={"csrf_token": html.unescape(m.group(1) or m.group(2)), **data})
+
+    def check_cookies(self, resp: requests.Response) -> None:
+        """A Secure cookie over plain http:// is never sent back, so every form would fail
+        its CSRF check with a bare HTTP 400: say why, and what fixes it, instead."""
+        if urlparse(self.base).scheme == "http" and any(c.secure for c in resp.cookies):
+            raise SimulationError(SECURE_COOKIE_OVER_HTTP.format(url=self.base.rstrip("/")))
 
     @staticmethod
     def location(resp: requests.Response, what: str) -> str:
@@ -436,6 +450,16 @@ def simulate(url: str, participants: int, model: ResponseModel | None = None,
     return SimulationResult(results, timings, time.monotonic() - started, run_id)
 
 
+def _distinct_errors(result: SimulationResult, most: int = 20) -> list[str]:
+    """Each distinct error once (with how many participants hit it), not once per participant."""
+    counts: dict[str, list[str]] = {}
+    for p in result.participants:
+        if p.error:
+            counts.setdefault(p.error, []).append(p.participant_id)
+    return [f"{ids[0]}: {err}" if len(ids) == 1 else f"{len(ids)} participants ({ids[0]}, ...): {err}"
+            for err, ids in list(counts.items())[:most]]
+
+
 def _probability(text: str) -> float:
     value = float(text)
     if not 0 <= value <= 1:
@@ -499,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{s['answer_post_ms']['p99']} ms; {s['retries']} retries, {s['status_5xx']} 5xx")
         if manifest is None:
             print("  note: no --manifest, so answers were coin flips")
-        for e in s["errors"]:
+        for e in _distinct_errors(result):
             print(f"  error: {e}", file=sys.stderr)
     return 0 if not s["error_count"] else 1
 

@@ -52,17 +52,18 @@ class ProdServer:
                 self.proc.wait(timeout=10)
 
 
-def start_prod(db_url: str, log: Path, workers: int = 2, threads: int = 4, proxy_hops: int = 1,
+def start_prod(db_url: str, log: Path, workers: int = 2, threads: int = 4, proxy_hops: int | None = 1,
                extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None,
                wait_s: float = 60) -> ProdServer:
-    """Start the server (schema migrated and study imported already) and wait for /healthz."""
+    """Start the server (schema migrated and study imported already) and wait for /healthz.
+    ``proxy_hops=None`` leaves --proxy-hops out (the command's default)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAMSTUDY_")}
-    env.update(DATABASE_URL=db_url, PYTHONPATH=str(ROOT), CAMSTUDY_SECRET_KEY="s" * 64,
-               CAMSTUDY_COOKIE_SECURE="0", **(extra_env or {}))
+    env.update(DATABASE_URL=db_url, PYTHONPATH=str(ROOT), CAMSTUDY_SECRET_KEY="s" * 64, CAMSTUDY_COOKIE_SECURE="0")
+    env.update(extra_env or {})
     cmd = [sys.executable, "-m", "camstudy", "serve", "--prod", "--host", "127.0.0.1", "--port", str(port),
-           "--workers", str(workers), "--threads", str(threads), "--proxy-hops", str(proxy_hops),
-           *(extra_args or [])]
+           "--workers", str(workers), "--threads", str(threads),
+           *([] if proxy_hops is None else ["--proxy-hops", str(proxy_hops)]), *(extra_args or [])]
     f = log.open("w")
     proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True)
     server = ProdServer(proc, f"http://127.0.0.1:{port}", "", log)

@@ -75,6 +75,9 @@ def test_camstudy_serve_prints_both_links_and_serves_the_lab_page(sqlite_url, ma
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+    request_log = proc.stdout.read()  # after the banner: the development server's request lines
+    token = admin.group(1).split("?token=")[1]
+    assert "GET /admin/ HTTP" in request_log and token not in request_log, request_log
 
 
 def test_camstudy_serve_without_a_schema_says_what_to_run(sqlite_url):
