@@ -1,8 +1,15 @@
 """Pre-registered exclusions, applied in a fixed order, with a flow table.
 
-The rules run one after the other (completion, attention checks, response time)
-so each participant is counted under the first rule that excludes them, as in
-a CONSORT flow diagram.
+The rules run one after the other (unverified crowd identity, completion,
+attention checks, response time, server-side time) so each participant is counted
+under the first rule that excludes them, as in a CONSORT flow diagram.
+
+Two rules guard against who and what got in (docs/analysis.md): a crowd participant
+(MTurk, Prolific) whose ids the platform has not confirmed (export column
+``verification`` not "verified") is left out of the primary analysis; and a participant
+whose median server-side time per trial (``server_ms``, measured by the survey server,
+not the browser) is under MIN_MEDIAN_SERVER_MS is excluded: their answers arrived
+faster than a person can look at two images and answer.
 """
 from __future__ import annotations
 
@@ -12,6 +19,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analysis.config import AnalysisConfig
+
+
+# The survey server's rule (webapp/timing.py has the same number; analysis does not import webapp).
+MIN_MEDIAN_SERVER_MS = 1000.0
+CROWD_SOURCES = ("mturk", "prolific")
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,13 @@ def participant_summary(frame: pd.DataFrame) -> pd.DataFrame:
         summary["failed_checks"] = failed.reindex(summary.index, fill_value=0).astype(int)
     if "rt_ms" in frame:
         summary["median_rt_ms"] = grouped["rt_ms"].median()
+    if "server_ms" in frame:
+        server_ms = pd.to_numeric(frame["server_ms"].replace("", float("nan")), errors="coerce")
+        summary["median_server_ms"] = server_ms.groupby(frame["participant_id"]).median()
+    if "verification" in frame and "source" in frame:
+        crowd = frame["source"].astype(str).isin(CROWD_SOURCES)
+        unconfirmed = crowd & frame["verification"].astype(str).ne("verified")
+        summary["unverified"] = unconfirmed.groupby(frame["participant_id"]).any()
     return summary
 
 
@@ -72,6 +91,11 @@ def apply_exclusions(frame: pd.DataFrame, config: AnalysisConfig) -> tuple[pd.Da
         answers = int(summary.loc[newly, "answers"].sum())
         steps.append(FlowStep(label, int(newly.sum()), answers))
 
+    if "unverified" in summary and not getattr(config, "include_unverified", False):
+        step("Excluded: crowd identity not verified by MTurk/Prolific (verification is not \"verified\")",
+             summary["unverified"])
+    elif "unverified" not in summary:
+        notes.append("Identity rule not applied: the export has no verification column")
     if config.require_completion:
         if "completed" in summary:
             step("Excluded: did not finish", ~summary["completed"])
@@ -90,6 +114,14 @@ def apply_exclusions(frame: pd.DataFrame, config: AnalysisConfig) -> tuple[pd.Da
                  too_fast.fillna(False))
         else:
             notes.append("Response-time rule not applied: the export has no rt_ms")
+    server_min = getattr(config, "min_median_server_ms", MIN_MEDIAN_SERVER_MS)
+    if server_min > 0:
+        if "median_server_ms" in summary:
+            step(f"Excluded: median server-side time per trial under {server_min:g} ms "
+                 "(answers arrived faster than a person can look at the images)",
+                 (summary["median_server_ms"] < server_min).fillna(False))
+        else:
+            notes.append("Server-side time rule not applied: the export has no server_ms")
     kept_ids = set(keep[keep].index)
     analysed = frame[frame["participant_id"].isin(kept_ids)]
     steps.append(FlowStep("Analysed", len(kept_ids), len(analysed)))

@@ -3,7 +3,9 @@
 Off (404) unless ``CAMSTUDY_ADMIN_PASSWORD`` (login form) or ``CAMSTUDY_ADMIN_TOKEN``
 (``Authorization: Bearer <token>``, or ``?token=`` once, which logs the browser in)
 is set. Unlike participant pages, these pages name the methods. Simulated participants
-(``camstudy simulate``, ids starting with ``sim-``) are counted and marked as such.
+(``camstudy simulate``, ids starting with ``sim-``) are counted and marked as such;
+participants answering faster than the server-side timing rule allows (webapp/timing.py)
+and crowd participants the platform has not confirmed are flagged live.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from sqlalchemy import func, select
 from wtforms import PasswordField, SubmitField
 from wtforms.validators import DataRequired
 
-from webapp import export
+from webapp import export, timing
 from webapp.db import Pair, Participant, Response as Answer, Study, Trial, db, utcnow
 from webapp.flow import active_study, settings_of
 from webapp.security import limiter
@@ -97,9 +99,12 @@ def live_counts(study: Study) -> dict[str, int]:
         Trial, Answer.trial_pk == Trial.id
     ).where(Participant.study_pk == study.id, Trial.is_practice.is_(False))
     timeout = settings_of(study).assignment["allocation_timeout_minutes"]
+    medians = timing.median_server_ms(s, study.id)
     return {
         "participants": s.scalar(p),
         "simulated": s.scalar(p.where(Participant.is_simulated)),
+        "too_fast": sum(timing.too_fast(m) for m in medians.values()),
+        "unverified": s.scalar(p.where(Participant.verification.in_(("unverified", "rejected")))),
         "completed": s.scalar(p.where(Participant.completed_at.is_not(None))),
         "in_progress": s.scalar(p.where(Participant.completed_at.is_(None),
                                         Participant.last_seen_at >= now - timedelta(minutes=timeout))),
@@ -134,7 +139,10 @@ def participant_progress(study: Study) -> list[dict]:
         .group_by(Participant.id)
         .order_by(Participant.created_at.desc())
     )
-    return [{"p": p, "answered": a, "total": t, "failures": f, "simulated": p.is_simulated}
+    medians = timing.median_server_ms(db.session, study.id)
+    return [{"p": p, "answered": a, "total": t, "failures": f, "simulated": p.is_simulated,
+             "median_server_ms": medians.get(p.id), "too_fast": timing.too_fast(medians.get(p.id)),
+             "questionnaire": export.questionnaire_columns(p.questionnaire) if p.questionnaire else None}
             for p, a, t, f in rows]
 
 
@@ -146,7 +154,7 @@ def dashboard():
     return render_template(
         "admin/dashboard.html", study=study, studies=studies, counts=live_counts(study),
         pairs=pair_progress(study), participants=participant_progress(study),
-        target=settings.assignment["ratings_per_pair"],
+        target=settings.assignment["ratings_per_pair"], speed_rule=timing.RULE,
     )
 
 

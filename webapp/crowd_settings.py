@@ -63,7 +63,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, tuple[str, Check]]]] = {
     "prolific": {
         "completion_code": ("", _str(100)),
         "completion_url": ("https://app.prolific.com/submissions/complete?cc={code}", _COMPLETION_URL),
-        "study_id": ("", _str(100)),  # "": accept any STUDY_ID
+        "study_id": ("", _str(100)),  # required with the prolific source: links must carry it
     },
 }
 
@@ -76,6 +76,11 @@ def parse_crowd_sections(doc: dict[str, Any], filename: str) -> dict[str, dict[s
         raise SettingsError(
             f"{filename}: [prolific] completion_code must be set (the code Prolific shows in the study's "
             'completion settings) when [recruitment] sources includes "prolific"'
+        )
+    if "prolific" in sources and not out["prolific"]["study_id"]:
+        raise SettingsError(
+            f"{filename}: [prolific] study_id must be set (the study's id on Prolific; links with any "
+            'other STUDY_ID are refused) when [recruitment] sources includes "prolific"'
         )
     return out
 

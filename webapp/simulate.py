@@ -341,7 +341,12 @@ class SimulatedParticipant:
         raise SimulationError("the trials did not end")
 
     def answer(self, view: dict[str, Any]) -> dict[str, Any]:
-        """Look at one trial (its images, then the next trial's prefetch) and POST the answers."""
+        """Look at one trial (its images, then the next trial's prefetch) and POST the answers.
+
+        Paced (``think_s``), the reported rt_ms is the time actually spent on the trial, as
+        a browser measures it; at full speed it is the response model's human-looking
+        number, which is what a script would claim (the server's own clock tells)."""
+        shown = time.monotonic()
         for url in view["images"]:
             self.fetch_once(url, "image")
         sides = choose(self.model, self.view, self.rng, view["images"], view["questions"], view["options"])
@@ -350,8 +355,12 @@ class SimulatedParticipant:
         if self.opts.think_s:
             time.sleep(self.rng.uniform(0.5, 1.5) * self.opts.think_s)
         key = uuid.uuid4().hex  # one per trial, reused on every retry (survey.js keeps it in sessionStorage)
+
+        def rt_ms() -> int:
+            return int((time.monotonic() - shown) * 1000) if self.opts.think_s else self.model.rt_ms(self.rng)
+
         body = {"idempotency_key": key,
-                "answers": [{"question_id": q, "side": s, "rt_ms": self.model.rt_ms(self.rng)} for q, s in sides.items()]}
+                "answers": [{"question_id": q, "side": s, "rt_ms": rt_ms()} for q, s in sides.items()]}
         resp = self.request("POST", view["answer_url"], "answer", json=body)
         if resp.status_code not in (200, 201):
             raise SimulationError(f"answer to {view['answer_url']}: HTTP {resp.status_code} {resp.text[:200]}")
@@ -464,7 +473,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--attention-accuracy", type=_probability, default=0.95,
                    help="P(answering an attention check correctly) (default 0.95)")
     p.add_argument("--rt-ms", type=int, default=1800, help="median reported response time (default 1800)")
-    p.add_argument("--think", type=float, default=0.0, help="seconds each person pauses per trial (default 0)")
+    p.add_argument("--think", type=float, default=0.0,
+                   help="seconds each person pauses per trial (default 0: full speed, which the server's "
+                        "timing flags as too fast; 1.3 or more looks like a person)")
     p.add_argument("--lab-password", help="the lab password, if /lab asks for one")
     p.add_argument("--max-seconds", type=float, default=600, help="stop after this long (default 600)")
     p.add_argument("--seed", type=int, default=0)
