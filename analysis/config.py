@@ -30,6 +30,12 @@ class AnalysisConfig:
     max_failed_attention_checks: int = 0
     require_completion: bool = True
     min_median_rt_ms: float = 0.0
+    # Server-side time per trial (export column server_ms; the survey server's clock, not
+    # the browser's): a participant whose median is under this is excluded. 0: rule off.
+    min_median_server_ms: float = 1000.0
+    # Crowd participants whose ids MTurk/Prolific has not confirmed (verification column)
+    # are left out of the primary analysis unless this is true.
+    include_unverified: bool = False
     # Fit the mixed-effects model (slow on very large exports; GEE runs otherwise).
     mixed_model: bool = True
     seed: int = 0
@@ -47,6 +53,8 @@ EXPECTED = {
     "max_failed_attention_checks": "a whole number >= 0",
     "require_completion": "true or false",
     "min_median_rt_ms": "a number of milliseconds >= 0",
+    "min_median_server_ms": "a number of milliseconds >= 0",
+    "include_unverified": "true or false",
     "mixed_model": "true or false",
     "seed": "a whole number",
 }
@@ -112,11 +120,11 @@ def _check(key: str, value, source: str):
         if not is_int or (key != "seed" and value < 0):
             raise bad()
         return value
-    if key in ("require_completion", "mixed_model"):
+    if key in ("require_completion", "mixed_model", "include_unverified"):
         if not isinstance(value, bool):
             raise bad()
         return value
-    if key == "min_median_rt_ms":
+    if key in ("min_median_rt_ms", "min_median_server_ms"):
         if not is_number or value < 0:
             raise bad()
         return float(value)

@@ -8,7 +8,8 @@ Two rules guard against who and what got in (docs/analysis.md): a crowd particip
 (MTurk, Prolific) whose ids the platform has not confirmed (export column
 ``verification`` not "verified") is left out of the primary analysis; and a participant
 whose median server-side time per trial (``server_ms``, measured by the survey server,
-not the browser) is under MIN_MEDIAN_SERVER_MS is excluded: their answers arrived
+not the browser) is under ``min_median_server_ms`` (default 1000, the number
+webapp/timing.py flags in the admin area) is excluded: their answers arrived
 faster than a person can look at two images and answer.
 """
 from __future__ import annotations
@@ -21,8 +22,6 @@ import pandas as pd
 from analysis.config import AnalysisConfig
 
 
-# The survey server's rule (webapp/timing.py has the same number; analysis does not import webapp).
-MIN_MEDIAN_SERVER_MS = 1000.0
 CROWD_SOURCES = ("mturk", "prolific")
 
 
@@ -91,10 +90,11 @@ def apply_exclusions(frame: pd.DataFrame, config: AnalysisConfig) -> tuple[pd.Da
         answers = int(summary.loc[newly, "answers"].sum())
         steps.append(FlowStep(label, int(newly.sum()), answers))
 
-    if "unverified" in summary and not getattr(config, "include_unverified", False):
-        step("Excluded: crowd identity not verified by MTurk/Prolific (verification is not \"verified\")",
-             summary["unverified"])
-    elif "unverified" not in summary:
+    if "unverified" in summary:
+        if not config.include_unverified:
+            step("Excluded: crowd identity not verified by MTurk/Prolific (verification is not \"verified\")",
+                 summary["unverified"])
+    elif "source" in frame and frame["source"].astype(str).isin(CROWD_SOURCES).any():
         notes.append("Identity rule not applied: the export has no verification column")
     if config.require_completion:
         if "completed" in summary:
@@ -114,7 +114,7 @@ def apply_exclusions(frame: pd.DataFrame, config: AnalysisConfig) -> tuple[pd.Da
                  too_fast.fillna(False))
         else:
             notes.append("Response-time rule not applied: the export has no rt_ms")
-    server_min = getattr(config, "min_median_server_ms", MIN_MEDIAN_SERVER_MS)
+    server_min = config.min_median_server_ms
     if server_min > 0:
         if "median_server_ms" in summary:
             step(f"Excluded: median server-side time per trial under {server_min:g} ms "
