@@ -67,18 +67,32 @@ def participant_summary(frame: pd.DataFrame) -> pd.DataFrame:
     if "server_ms" in frame:
         server_ms = pd.to_numeric(frame["server_ms"].replace("", float("nan")), errors="coerce")
         summary["median_server_ms"] = server_ms.groupby(frame["participant_id"]).median()
-    if "verification" in frame and "source" in frame:
-        crowd = frame["source"].astype(str).isin(CROWD_SOURCES)
-        unconfirmed = crowd & frame["verification"].astype(str).ne("verified")
-        summary["unverified"] = unconfirmed.groupby(frame["participant_id"]).any()
     return summary
 
 
+def unconfirmed_rows(frame: pd.DataFrame) -> pd.Series:
+    """Answers from crowd sessions the platform has not confirmed (verification column)."""
+    crowd = frame["source"].astype(str).isin(CROWD_SOURCES)
+    return crowd & frame["verification"].astype(str).ne("verified")
+
+
 def apply_exclusions(frame: pd.DataFrame, config: AnalysisConfig) -> tuple[pd.DataFrame, Flow]:
+    notes: list[str] = []
+    steps = [FlowStep("Started (answered at least one trial)", frame["participant_id"].nunique(), len(frame))]
+    # Identity first, by answer rather than by id: a forged session under a real worker's
+    # WorkerId exports under the same participant_id and must not take the real one down.
+    if "verification" in frame and "source" in frame:
+        unconfirmed = unconfirmed_rows(frame)
+        if not config.include_unverified:
+            before = frame["participant_id"].nunique()
+            frame = frame[~unconfirmed]
+            steps.append(FlowStep("Excluded: crowd identity not confirmed by MTurk/Prolific (verification is "
+                                  "not \"verified\"; only confirmed sessions' answers are kept)",
+                                  before - frame["participant_id"].nunique(), int(unconfirmed.sum())))
+    elif "source" in frame and frame["source"].astype(str).isin(CROWD_SOURCES).any():
+        notes.append("Identity rule not applied: the export has no verification column")
     summary = participant_summary(frame)
     keep = pd.Series(True, index=summary.index)
-    notes: list[str] = []
-    steps = [FlowStep("Started (answered at least one trial)", len(summary), len(frame))]
     if "completed" in summary:
         done = summary["completed"]
         steps.append(FlowStep("Finished (reached the completion page)", int(done.sum()),
@@ -90,12 +104,6 @@ def apply_exclusions(frame: pd.DataFrame, config: AnalysisConfig) -> tuple[pd.Da
         answers = int(summary.loc[newly, "answers"].sum())
         steps.append(FlowStep(label, int(newly.sum()), answers))
 
-    if "unverified" in summary:
-        if not config.include_unverified:
-            step("Excluded: crowd identity not verified by MTurk/Prolific (verification is not \"verified\")",
-                 summary["unverified"])
-    elif "source" in frame and frame["source"].astype(str).isin(CROWD_SOURCES).any():
-        notes.append("Identity rule not applied: the export has no verification column")
     if config.require_completion:
         if "completed" in summary:
             step("Excluded: did not finish", ~summary["completed"])

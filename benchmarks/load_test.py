@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "webapp")]
 
 from http_floor import hammer  # noqa: E402
-from prod_server import drop_postgres, fresh_postgres, start_prod  # noqa: E402
+from prod_server import LAB_PASSWORD, drop_postgres, fresh_postgres, start_prod  # noqa: E402
 from webapp_helpers import build_study  # noqa: E402
 
 TARGETS = {"answers_per_s": 300, "answer_p99_ms": 250}
@@ -83,7 +83,7 @@ def run_one(kind: str, args: argparse.Namespace, work: Path) -> dict:
         reference = hammer(server.url + "/static/survey.css", args.concurrency, args.reference) if args.reference else None
         cpu, server_cpu0 = os.times(), server_cpu_s(server)
         manifest = json.loads((study / "manifest.json").read_text())
-        opts = ClientOptions(forwarded_for=True, timeout_s=30, trust_env=False, think_s=args.think)  # 127.0.0.1: no proxy, no .netrc
+        opts = ClientOptions(lab_password=LAB_PASSWORD, forwarded_for=True, timeout_s=30, trust_env=False, think_s=args.think)  # 127.0.0.1: no proxy, no .netrc
         result = simulate(server.url, args.participants, manifest=manifest, concurrency=args.concurrency,
                           opts=opts, max_seconds=args.max_seconds, seed=1, progress=True)
         client_cpu = (os.times().user + os.times().system) - (cpu.user + cpu.system)
