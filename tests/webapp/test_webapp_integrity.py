@@ -212,3 +212,65 @@ def test_lab_without_the_password_is_refused_under_serve_prod_with_crowd_sources
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM participants")).scalar() == 0
     engine.dispose()
+
+
+# --------------------------------------------------------------------------- server-side clock
+
+
+def test_only_the_current_trial_starts_its_clock_and_an_unserved_answer_counts_as_zero(app):
+    from webapp.db import Trial
+
+    def trials() -> dict[int, Trial]:
+        with app.app_context():
+            return {t.trial_index: t for t in db.session.scalars(select(Trial).order_by(Trial.trial_index))}
+
+    walker = Walker(app.test_client()).begin_lab_session("CLOCK1")  # practice trial -1 comes first
+    assert walker.answer(-1).status_code == 201  # never served: the answer arrived "instantly"
+    assert trials()[-1].server_ms == 0
+    ahead = walker.client.get(f"/api/v1/participants/{walker.token}/trials/2")
+    assert ahead.status_code == 200 and trials()[2].served_at is None  # fetching ahead starts nothing
+    assert walker.client.get(f"/s/{walker.token}/trial/0").status_code == 200
+    served = trials()[0].served_at
+    assert served is not None
+    import time
+
+    time.sleep(0.3)
+    assert walker.answer(0).status_code == 201
+    after = trials()
+    assert after[0].server_ms >= 300 and after[0].served_at == served
+    assert after[1].served_at == after[0].answered_at  # shown in place by the reply: its clock starts there
+
+
+def test_upgrading_from_0003_keeps_every_answer(any_db_url):
+    """Migration 0004 rebuilds the participants table on SQLite (batch mode); with foreign
+    keys on, dropping the old table would cascade into every trial and answer."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    from webapp.migrate import alembic_config
+
+    cfg = alembic_config(any_db_url)
+    command.upgrade(cfg, "0003")
+    engine = sa.create_engine(any_db_url)
+    with engine.begin() as c:
+        c.execute(sa.text("INSERT INTO studies (id, study_id, manifest_sha256, manifest, settings, study_dir, seed, "
+                          "allocation_serial, imported_at) VALUES (1, 's', 'x', '{}', '{}', 'd', 1, 0, '2026-01-01')"))
+        c.execute(sa.text("INSERT INTO stimuli (id, study_pk, name, file, sha256) VALUES (1, 1, 'n', 'f', 'h')"))
+        c.execute(sa.text("INSERT INTO pairs (id, study_pk, pair_id, image_id, is_attention_check, a_pk, b_pk, "
+                          "a_method, b_method) VALUES (1, 1, 'p', 'i', false, 1, 1, 'gradcam', 'hirescam')"))
+        c.execute(sa.text("INSERT INTO participants (id, study_pk, participant_id, source, source_data, token, "
+                          "created_at, last_seen_at, completion_code) VALUES (1, 1, 'W1', 'mturk', "
+                          "'{\"assignmentId\": \"A1\", \"hitId\": \"H\"}', 't1', '2026-01-01', '2026-01-01', 'C')"))
+        c.execute(sa.text("INSERT INTO trials (id, participant_pk, pair_pk, image_id, trial_index, is_practice, "
+                          "is_attention_check, swapped, left_method, right_method, answered_at) "
+                          "VALUES (1, 1, 1, 'i', 0, false, false, false, 'gradcam', 'hirescam', '2026-01-01')"))
+        c.execute(sa.text("INSERT INTO responses (id, participant_pk, trial_pk, question_id, response_side, "
+                          "response_method, rt_ms, idempotency_key, answered_at) "
+                          "VALUES (1, 1, 1, 'larger', 'A', 'gradcam', 900, 'kkkkkkkk', '2026-01-01')"))
+    command.upgrade(cfg, "head")
+    with engine.connect() as c:
+        assert c.execute(sa.text("SELECT COUNT(*) FROM responses")).scalar() == 1
+        assert c.execute(sa.text("SELECT COUNT(*) FROM trials")).scalar() == 1
+        assert c.execute(sa.text("SELECT claim, verification FROM participants")).one() == ("A1", "unverified")
+        assert c.execute(sa.text("SELECT verification, server_ms FROM responses_export")).one() == ("unverified", None)
+    engine.dispose()
