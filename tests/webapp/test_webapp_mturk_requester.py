@@ -298,7 +298,7 @@ def test_review_apply_approves_passes_and_rejects_failures_only_with_reject(revi
     assert all(a.excluded_at is not None for a in assignments)
 
 
-def test_review_verifies_listed_assignments_and_qualifies_only_listed_workers(study_db, mturk):
+def test_review_verifies_listed_assignments_and_qualifies_only_listed_workers(study_db, mturk, capsys):
     """Attack: forged sessions (an invented assignment for a real worker, one for a worker
     who never came) finish the survey; only MTurk's own listing verifies and qualifies."""
     from webapp.db import Participant
@@ -318,6 +318,7 @@ def test_review_verifies_listed_assignments_and_qualifies_only_listed_workers(st
     mturk.add_response("associate_qualification_with_worker", {}, {  # WGOOD only, never VICTIM
         "QualificationTypeId": "QUALSELF", "WorkerId": "WGOOD", "IntegerValue": 1, "SendNotification": False})
     assert run(url, mturk, "review", "--apply") == 0
+    assert "2 survey session(s) claim assignments MTurk has not listed" in capsys.readouterr().out
     engine = make_engine(url)
     with Session(engine) as s:
         got = {(p.participant_id, p.claim): p.verification for p in s.scalars(select(Participant))}

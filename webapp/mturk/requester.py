@@ -455,6 +455,11 @@ def review(ctx: Context, reject_message: str | None) -> int:
                 decisions.append(decide(ctx.session, a, ctx.cfg["min_attention_correct"], reject_message is not None))
     if not decisions:
         ctx.say("no submitted assignments to review")
+    unverified = ctx.session.scalar(select(func.count(Participant.id)).where(
+        Participant.study_pk == ctx.study.id, Participant.source == "mturk", Participant.verification != "verified"))
+    if unverified:
+        ctx.say(f"{unverified} survey session(s) claim assignments MTurk has not listed under the study's HITs "
+                "(unverified: typed or forged ids, or not submitted yet); the report leaves them out")
     for d in decisions:
         ctx.say(f"{d.action:<8} {d.assignment.assignment_id} worker {d.assignment.worker_id}: {d.reason}")
     held = sum(1 for d in decisions if d.action == "hold")
