@@ -81,7 +81,8 @@ def apply_exclusions(frame: pd.DataFrame, config: AnalysisConfig) -> tuple[pd.Da
     steps = [FlowStep("Started (answered at least one trial)", frame["participant_id"].nunique(), len(frame))]
     # Identity first, by answer rather than by id: a forged session under a real worker's
     # WorkerId exports under the same participant_id and must not take the real one down.
-    if "verification" in frame and "source" in frame:
+    crowd = "source" in frame and frame["source"].astype(str).isin(CROWD_SOURCES).any()
+    if "verification" in frame and crowd:
         unconfirmed = unconfirmed_rows(frame)
         if not config.include_unverified:
             before = frame["participant_id"].nunique()
@@ -89,7 +90,7 @@ def apply_exclusions(frame: pd.DataFrame, config: AnalysisConfig) -> tuple[pd.Da
             steps.append(FlowStep("Excluded: crowd identity not confirmed by MTurk/Prolific (verification is "
                                   "not \"verified\"; only confirmed sessions' answers are kept)",
                                   before - frame["participant_id"].nunique(), int(unconfirmed.sum())))
-    elif "source" in frame and frame["source"].astype(str).isin(CROWD_SOURCES).any():
+    elif crowd:
         notes.append("Identity rule not applied: the export has no verification column")
     summary = participant_summary(frame)
     keep = pd.Series(True, index=summary.index)
