@@ -227,10 +227,12 @@ class SimulatedParticipant:
             raise SimulationError(f"GET {urlparse(url).path}: HTTP {resp.status_code}")
         self.cache.add(url)
 
-    def form(self, url: str, data: dict[str, str]) -> requests.Response:
-        text, resp = self.page(url)
-        if resp.status_code != 200:
-            raise SimulationError(f"GET {url}: HTTP {resp.status_code}")
+    def form(self, url: str, data: dict[str, str], text: str | None = None) -> requests.Response:
+        """Fill in the form on ``url`` (``text``: that page, when it was just fetched)."""
+        if text is None:
+            text, resp = self.page(url)
+            if resp.status_code != 200:
+                raise SimulationError(f"GET {url}: HTTP {resp.status_code}")
         m = CSRF_RE.search(text)
         if not m:
             raise SimulationError(f"no form on {url}")
@@ -258,8 +260,8 @@ class SimulatedParticipant:
     def start(self) -> str:
         if self.opts.lab_password:
             text, _ = self.page("lab")
-            if 'name="password"' in text:
-                self.location(self.form("lab", {"password": self.opts.lab_password}), "lab password")
+            if 'name="password"' in text:  # unlocked for this cookie: two more requests per participant
+                self.location(self.form("lab", {"password": self.opts.lab_password}, text), "lab password")
         resp = self.form("lab", {"participant_id": self.result.participant_id})
         where = self.location(resp, "lab start")
         m = re.fullmatch(r"/s/([A-Za-z0-9_\-]+)/", where)
