@@ -150,7 +150,7 @@ def _verdict(study: Study, assignment_id: str, worker_id: str, hit_id: str, subm
     if not mturk_verify.enabled():
         return None
     sandbox = mturk_verify.is_sandbox(_recorded_hits(study).get(hit_id), submit_to)
-    return mturk_verify.check_assignment(mturk_verify.client(sandbox), assignment_id, worker_id, hit_id)
+    return mturk_verify.check_assignment(sandbox, assignment_id, worker_id, hit_id)
 
 
 @bp.get("/mturk/")

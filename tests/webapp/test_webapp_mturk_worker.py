@@ -268,3 +268,10 @@ def test_unknown_mturk_key_is_rejected_at_import(make_study, sqlite_url, tmp_pat
                                   r"study.toml: \[mturk\] has an unknown key 'rewrad'; expected one of: .*reward")
     assert_crowd_sections_refused(make_study(toml="[mturk]\nreward = 1\n"),
                                   r"\[mturk\] reward must be an amount in US dollars")
+
+
+def test_without_usable_aws_credentials_the_worker_goes_on_unverified(make_app, make_study, sqlite_url, monkeypatch):
+    monkeypatch.setenv("CAMSTUDY_MTURK_PROFILE", "no-such-profile-anywhere")
+    app = make_app(sqlite_url, make_study(toml=TOML), CAMSTUDY_MTURK_VERIFY="1")
+    start(app.test_client(), assignment="A9", worker="W9")
+    assert verification(app, "W9") == {"A9": "unverified"}

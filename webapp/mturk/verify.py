@@ -56,14 +56,16 @@ def is_sandbox(recorded_sandbox: bool | None, turk_submit_to: str) -> bool:
     return origin_of(turk_submit_to) == SANDBOX_ORIGIN
 
 
-def check_assignment(mturk: Any, assignment_id: str, worker_id: str, hit_id: str) -> str | None:
+def check_assignment(sandbox: bool, assignment_id: str, worker_id: str, hit_id: str) -> str | None:
     """"verified" when MTurk's record of the assignment names this worker and HIT,
-    "rejected" when it names another, None when MTurk gave no record."""
+    "rejected" when it names another, None when MTurk gave no record (or no client
+    could be made: a missing profile, no credentials; logged, the worker goes on)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        resp = mturk.get_assignment(AssignmentId=assignment_id)
-    except (ClientError, BotoCoreError):
+        resp = client(sandbox).get_assignment(AssignmentId=assignment_id)
+    except (ClientError, BotoCoreError) as exc:
+        current_app.logger.warning("MTurk get_assignment(%s) gave no record: %s", assignment_id, exc)
         return None
     record = resp.get("Assignment") or {}
     if record.get("WorkerId") == worker_id and record.get("HITId") == hit_id:
