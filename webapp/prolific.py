@@ -46,11 +46,26 @@ def check_submission(session_id: str, participant_id: str, study_id: str) -> str
     return "verified" if who == participant_id and record.get("study_id") == study_id else "rejected"
 
 
+def recheck(participant: Participant) -> None:
+    """At the completion page, ask again for a participant Prolific gave no record of at
+    arrival (a timeout, an outage): the submission exists by now."""
+    if participant.verification != "unverified" or not participant.claim:
+        return
+    data = participant.source_data or {}
+    verdict = check_submission(participant.claim, participant.participant_id, data.get("STUDY_ID", ""))
+    if verdict is not None:
+        from webapp.db import db, utcnow
+
+        participant.verification, participant.verified_at = verdict, utcnow()
+        db.session.commit()
+
+
 class ProlificSource(Source):
     name = "prolific"
     initial_verification = "unverified"
 
     def completion_context(self, participant: Participant) -> dict[str, Any]:
+        recheck(participant)
         cfg = crowd_settings(participant.study.settings, "prolific")
         if not cfg["completion_code"]:
             return {}

@@ -99,6 +99,7 @@ class ProlificAPI:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         api = self
+        self.submissions = submissions  # tests may add one later (Prolific was down at arrival)
         self.seen: list[tuple[str, str]] = []
 
         class Handler(BaseHTTPRequestHandler):
@@ -108,7 +109,7 @@ class ProlificAPI:
             def do_GET(self):
                 api.seen.append((self.path, self.headers.get("Authorization", "")))
                 m = re.fullmatch(r"/api/v1/submissions/([^/]+)/", self.path)
-                body = submissions.get(m.group(1)) if m and self.headers.get("Authorization") == "Token T0KEN" else None
+                body = api.submissions.get(m.group(1)) if m and self.headers.get("Authorization") == "Token T0KEN" else None
                 data = json.dumps(body or {"error": {"title": "Not found"}}).encode()
                 self.send_response(200 if body else 404)
                 self.send_header("Content-Type", "application/json")
@@ -150,3 +151,17 @@ def test_a_submission_of_someone_else_is_refused_and_an_unknown_one_stays_unveri
     with app.app_context():
         assert {p.claim: p.verification for p in db.session.scalars(select(Participant))} == {
             "NOSUCHSESSION": "unverified"}
+
+
+def test_a_participant_prolific_could_not_confirm_at_arrival_is_checked_again_at_completion(checked_app):
+    app, api = checked_app
+    client = app.test_client()
+    walker = Walker(client)
+    walker.token = token_of(client, SESSION_ID="LATE1")  # Prolific has no record yet: unverified
+    api.submissions["LATE1"] = {"id": "LATE1", "participant": ARGS["PROLIFIC_PID"], "study_id": "PSTUDY1"}
+    walker.consent_and_instructions()
+    walker.finish()
+    with app.app_context():
+        p = db.session.scalars(select(Participant)).one()
+        assert p.verification == "verified" and p.completed_at is not None
+    assert [path for path, _ in api.seen] == ["/api/v1/submissions/LATE1/"] * 2
