@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:  # flask is imported by create_app: `camstudy check` reads webapp.settings without it
+    from flask import Flask
 
 # Participant ids of `camstudy simulate` (simulated people, not people): stored and
 # exported like anyone's, marked in the admin area (analysis has its own copy: it does
@@ -78,6 +79,8 @@ def load_config(app: Flask, config: dict[str, Any] | None) -> None:
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the survey app; ``config`` overrides defaults and the environment."""
+    from flask import Flask
+
     app = Flask(__name__, instance_relative_config=True)
     load_config(app, config)
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from webapp.db import SIDES, Pair, Participant, Response, Stimulus, Study, Trial
 from webapp.crowd_settings import parse_crowd_sections
-from webapp.settings import Settings, parse_sections, read_toml
+from webapp.settings import Settings, check_study_file, parse_sections, read_toml
 from webapp.stimulus_urls import s3_uri
 
 FORMAT_VERSIONS = (1,)
@@ -179,6 +179,7 @@ def _import(session: Session, study_dir: Path, replace: bool, discard_answers: b
     manifest = read_manifest(study_dir)
     toml_path = study_dir / "study.toml"
     doc = read_toml(toml_path)
+    check_study_file(doc, str(toml_path), manifest)  # every section, and against the rendered study
     settings = parse_sections(doc, str(toml_path))
     stored_settings = {**settings.as_dict(), **parse_crowd_sections(doc, str(toml_path))}
     path = study_dir / "manifest.json"

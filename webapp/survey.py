@@ -7,7 +7,6 @@ that opening the site again resumes the same participant.
 from __future__ import annotations
 
 import os
-import struct
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +22,7 @@ from webapp.assignment import StudyFull, allocate
 from webapp.db import Participant, Stimulus, Study, Trial, db, utcnow
 from webapp.flow import (active_study, mark_served, next_url, participant_or_404, participant_trials, settings_of,
                          study_info, trial_view)
+from webapp.stimulus_bytes import UnreadableImage, layout_free_png
 
 bp = Blueprint("survey", __name__)
 
@@ -160,32 +160,11 @@ def done(token: str):
 
 # --------------------------------------------------------------------------- stimuli
 
-# cpAd: the generator's zero-filled padding chunk (private, ancillary), which gives both
-# images of a pair the same byte length so that a file's size cannot tell the methods apart
-KEEP_CHUNKS = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"pHYs", b"sBIT", b"cpAd"}
-
-
-def strip_png_metadata(data: bytes) -> bytes:
-    """Drop text, time, EXIF and ICC chunks: a file's metadata must not name a method."""
-    sig = b"\x89PNG\r\n\x1a\n"
-    if not data.startswith(sig):
-        return data
-    out, pos = [sig], len(sig)
-    while pos + 8 <= len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        kind = data[pos + 4 : pos + 8]
-        chunk = data[pos : pos + 12 + length]
-        if kind in KEEP_CHUNKS:
-            out.append(chunk)
-        pos += 12 + length
-        if kind == b"IEND":
-            break
-    return b"".join(out)
-
-
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=64)
 def _stimulus_bytes(path: str, sha256: str) -> bytes:  # sha256 in the key: a new file, a new entry
-    return strip_png_metadata(Path(path).read_bytes())
+    """The file re-written as a layout-free PNG (webapp/stimulus_bytes.py): nothing but the
+    pixels reaches the participant, whatever the file on disk holds."""
+    return layout_free_png(Path(path).read_bytes())
 
 
 STIMULI_RECHECK_S = 2.0
@@ -235,7 +214,12 @@ def stimulus(name: str):
     path, sha256, _url = found
     if not os.path.isfile(path):
         abort(404, "No such image.")
-    resp = Response(_stimulus_bytes(path, sha256), mimetype="image/png")
+    try:
+        body = _stimulus_bytes(path, sha256)
+    except UnreadableImage:
+        current_app.logger.error("stimulus %s (%s) does not decode as an image", name, path)
+        abort(404, "No such image.")
+    resp = Response(body, mimetype="image/png")
     resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     resp.headers["Cross-Origin-Resource-Policy"] = "same-origin"
     resp.set_etag(name)
