@@ -145,12 +145,16 @@ def _took_part(study: Study, worker_id: str, assignment_id: str) -> bool:
             | Study.study_id.in_(earlier or [""])).limit(1)) is not None
 
 
-def _verdict(study: Study, assignment_id: str, worker_id: str, hit_id: str, submit_to: str) -> str | None:
-    """MTurk's word on the claim at start (None: not asked, or no record yet)."""
+def _verdict(study: Study, recorded: dict[str, bool], args: dict[str, str]) -> str | None:
+    """MTurk's word on the claim at start (None: not asked, asked before, or no record yet)."""
     if not mturk_verify.enabled():
         return None
-    sandbox = mturk_verify.is_sandbox(_recorded_hits(study).get(hit_id), submit_to)
-    return mturk_verify.check_assignment(sandbox, assignment_id, worker_id, hit_id)
+    known = db.session.scalar(select(Participant.verification).filter_by(
+        study_pk=study.id, source="mturk", participant_id=args["workerId"], claim=args["assignmentId"]))
+    if known == "verified":  # a reload of the HIT frame: asked already
+        return None
+    sandbox = mturk_verify.is_sandbox(recorded.get(args["hitId"]), args["turkSubmitTo"])
+    return mturk_verify.check_assignment(sandbox, args["assignmentId"], args["workerId"], args["hitId"])
 
 
 @bp.get("/mturk/")
@@ -172,10 +176,10 @@ def mturk():
     recorded = _recorded_hits(study)
     if recorded and hit_id not in recorded:
         return _error(404, "This HIT is not one of this study's HITs.")
-    refused = render_template("recruit/mturk_refused.html", s=settings_of(study).survey)
     if _took_part(study, worker_id, assignment_id):
-        return refused
-    verdict = _verdict(study, assignment_id, worker_id, hit_id, submit_to)
+        return render_template("recruit/mturk_refused.html", s=settings_of(study).survey)
+    verdict = _verdict(study, recorded, {"assignmentId": assignment_id, "workerId": worker_id, "hitId": hit_id,
+                                         "turkSubmitTo": submit_to})
     if verdict == "rejected":
         return _error(403, "Mechanical Turk's record of this assignment names another worker or HIT.")
     data = {"assignmentId": assignment_id, "hitId": hit_id, "turkSubmitTo": submit_to.rstrip("/")}

@@ -275,3 +275,9 @@ def test_without_usable_aws_credentials_the_worker_goes_on_unverified(make_app, 
     app = make_app(sqlite_url, make_study(toml=TOML), CAMSTUDY_MTURK_VERIFY="1")
     start(app.test_client(), assignment="A9", worker="W9")
     assert verification(app, "W9") == {"A9": "unverified"}
+
+
+def test_a_reload_of_a_verified_assignment_does_not_ask_mturk_again(verifying_app, mturk_stub):
+    mturk_stub.add_response("get_assignment", record("REAL1", "W1"), {"AssignmentId": "REAL1"})
+    client = verifying_app.test_client()
+    assert start(client, assignment="REAL1", worker="W1") == start(client, assignment="REAL1", worker="W1")
