@@ -258,11 +258,18 @@ class SimulatedParticipant:
         return self.result
 
     def start(self) -> str:
-        if self.opts.lab_password:
-            text, _ = self.page("lab")
-            if 'name="password"' in text:  # unlocked for this cookie: two more requests per participant
-                self.location(self.form("lab", {"password": self.opts.lab_password}, text), "lab password")
-        resp = self.form("lab", {"participant_id": self.result.participant_id})
+        text: str | None
+        text, resp = self.page("lab")
+        if resp.status_code == 403 or 'name="password"' in text:
+            if not self.opts.lab_password:
+                raise SimulationError("/lab is locked (a server with crowd sources or --prod needs the lab "
+                                      "password): pass --lab-password, the server's CAMSTUDY_LAB_PASSWORD")
+            # unlocked for this cookie: two more requests per participant
+            self.location(self.form("lab", {"password": self.opts.lab_password}, text), "lab password")
+            text = None  # the id form comes next
+        elif resp.status_code != 200:
+            raise SimulationError(f"GET lab: HTTP {resp.status_code}")
+        resp = self.form("lab", {"participant_id": self.result.participant_id}, text)
         where = self.location(resp, "lab start")
         m = re.fullmatch(r"/s/([A-Za-z0-9_\-]+)/", where)
         if not m:
@@ -458,7 +465,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="camstudy simulate",
         description="Simulated participants take a running survey over HTTP, as a browser does "
-                    "(participant ids start with 'sim-'). Needs lab sessions with typed ids (lab_mode = 'named').",
+                    "(participant ids start with 'sim-'). Needs lab sessions with typed ids (lab_mode = 'named'), "
+                    "and --lab-password where /lab is locked (crowd sources, serve --prod).",
     )
     p.add_argument("--url", required=True, help="the survey's base URL, e.g. http://127.0.0.1:5000")
     p.add_argument("--participants", type=int, default=5, help="how many simulated participants (default 5)")

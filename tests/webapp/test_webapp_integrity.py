@@ -274,3 +274,16 @@ def test_upgrading_from_0003_keeps_every_answer(any_db_url):
         assert c.execute(sa.text("SELECT claim, verification FROM participants")).one() == ("A1", "unverified")
         assert c.execute(sa.text("SELECT verification, server_ms FROM responses_export")).one() == ("unverified", None)
     engine.dispose()
+
+
+def test_simulate_against_a_locked_lab_names_the_password_option(make_app, make_study, sqlite_url, serve_live):
+    from webapp import create_app
+    from webapp.simulate import ClientOptions, simulate
+
+    app = make_app(sqlite_url, make_study(toml=CROWD_TOML))
+    result = simulate(serve_live(app), 1, max_seconds=30)
+    assert len(result.errors) == 1 and "pass --lab-password" in result.errors[0]
+    locked = serve_live(create_app({**app.config, "CAMSTUDY_LAB_PASSWORD": "pw"}))
+    assert "pass --lab-password" in simulate(locked, 1, max_seconds=30).errors[0]
+    done = simulate(locked, 1, opts=ClientOptions(lab_password="pw"), max_seconds=30)
+    assert not done.errors and done.participants[0].completed
