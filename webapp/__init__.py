@@ -84,7 +84,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     load_config(app, config)
 
-    from webapp import admin, api, health, recruit, security, survey
+    from webapp import admin, api, examples, health, recruit, security, survey
     from webapp.db import db
     from webapp.migrate import check_schema
 
@@ -93,6 +93,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         check_schema(db_engine(app))
     security.init_app(app)
     app.register_blueprint(survey.bp)
+    app.register_blueprint(examples.bp)
     app.register_blueprint(api.bp)
     security.csrf.exempt(api.bp)  # JSON only, token in the URL; see api.py
     app.register_blueprint(admin.bp)

@@ -29,6 +29,11 @@ def _has_code(url: str) -> str:
     return url
 
 
+# Worker requirements left unset in [mturk]. Live: the safe defaults. Sandbox: none, because
+# a fresh sandbox worker account has no approved HITs and no locale, and would not see the HIT.
+LIVE_QUALIFICATIONS = {"min_approval_rate": 95, "min_approved_hits": 100, "locales": ["US"]}
+SANDBOX_QUALIFICATIONS = {"min_approval_rate": 0, "min_approved_hits": 0, "locales": []}
+
 Money = Annotated[Str, Field(pattern=r"^\d{1,4}\.\d{2}$"), AfterValidator(_at_least_a_cent)]
 Locale = Annotated[Str, Field(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")]
 Id = Annotated[Str, Field(min_length=1, max_length=100)]
@@ -51,11 +56,16 @@ class MTurkSection(Section):
     public_url: Str = key("", "the survey's public https:// base URL (or create --url)",
                           expected='an https:// URL (or "" to pass --url to camstudy mturk create)',
                           pattern=r"^(https://[^\s/?#]+(/[^\s?#]*)?)?$")
-    min_approval_rate: Int = key(95, "workers' approval rate, %; 0: no requirement", ge=0, le=100)
-    min_approved_hits: Int = key(100, "workers' number of approved HITs; 0: no requirement", ge=0)
-    locales: list[Locale] = key(meaning='countries ("US") or subdivisions ("US-NY"); []: anywhere',
-                                expected='a list of country codes, optionally with a subdivision, '
-                                'e.g. ["US", "CA", "US-NY"]', factory=lambda: ["US"])
+    # Not set (None): the mode's default, LIVE_QUALIFICATIONS or SANDBOX_QUALIFICATIONS
+    min_approval_rate: Annotated[Int, Field(ge=0, le=100)] | None = key(
+        None, "workers' approval rate, %; 0: no requirement; not set: 95 live, none in the sandbox",
+        expected="an integer from 0 to 100")
+    min_approved_hits: Annotated[Int, Field(ge=0)] | None = key(
+        None, "workers' number of approved HITs; 0: no requirement; not set: 100 live, none in the sandbox",
+        expected="an integer >= 0")
+    locales: list[Locale] | None = key(
+        None, 'countries ("US") or subdivisions ("US-NY"); []: anywhere; not set: ["US"] live, anywhere '
+        "in the sandbox", expected='a list of country codes, optionally with a subdivision, e.g. ["US", "CA", "US-NY"]')
     masters: Bool = key(False, "require the Masters qualification (+5% fee)")
     exclude_participants: Bool = key(True, "keep workers from taking this study twice")
     exclude_studies: list[Id] = key(meaning="study ids (in this database) whose workers may not take part",

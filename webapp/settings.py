@@ -40,6 +40,17 @@ DEFAULT_INSTRUCTIONS = (
     "There are no right or wrong answers: go with your first impression."
 )
 DEFAULT_THANKS = "Thank you for taking part. Your answers have been saved."
+DEFAULT_CONTACT = (
+    "Questions about this study? The researcher has not added contact details yet "
+    "(researchers: set [survey] contact_text in study.toml)."
+)
+# What the default questions mean, shown beside illustrations on the instructions page
+DEFAULT_DEFINITIONS = {
+    "larger": "The strongly coloured area (colours near the right end of the scale) covers more of the "
+              "image. Compare how much of each image is strongly coloured, wherever it is.",
+    "focused": "The strong colour sits on one compact spot with clear edges, instead of being spread over "
+               "several places or fading out slowly into its surroundings.",
+}
 
 
 class SettingsError(ValueError):
@@ -57,6 +68,7 @@ def _compiles(pattern: str) -> str:
 QuestionId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,49}$")]
 QuestionText = Annotated[str, Field(min_length=1, max_length=300)]
 Text = Annotated[str, Field(max_length=10_000)]
+Definition = Annotated[str, Field(min_length=1, max_length=1000)]
 
 
 class SurveySection(Section):
@@ -74,6 +86,16 @@ class SurveySection(Section):
                                      "manifest's render.show_original", expected="true or false")
     practice_trials: Int = key(1, "practice trials before the real ones", ge=0, le=5)
     questionnaire: Bool = key(True, "short questionnaire before the completion page")
+    contact_text: Str = key(DEFAULT_CONTACT, "the researcher's contact line (consent, decline and completion "
+                            "pages); the default asks the researcher to set it", max_length=1000)
+    examples: Bool = key(True, "colour scale, definitions and drawn illustrations on the instructions page")
+    definitions: dict[QuestionId, Definition] = key(
+        meaning="question id = what the question means (instructions, practice feedback), added to (or "
+        "replacing) the defaults for larger and focused",
+        expected='a table of question id = what it means, e.g. larger = "The coloured area ..."',
+        factory=lambda: dict(DEFAULT_DEFINITIONS))
+    practice_examples: Int = key(2, "practice rounds with feedback on drawn illustrations (not study pairs) "
+                                 "in the instructions", ge=0, le=3)
 
 
 class AssignmentSection(Section):
@@ -146,6 +168,7 @@ def parse_sections(doc: dict[str, Any], filename: str, rules: bool = True) -> Se
     """Validate the webapp's sections of a parsed study.toml and fill in defaults."""
     out = read_sections(doc, SECTIONS, filename, rules)
     out["survey"]["questions"] = {**DEFAULT_QUESTIONS, **out["survey"]["questions"]}
+    out["survey"]["definitions"] = {**DEFAULT_DEFINITIONS, **out["survey"]["definitions"]}
     return Settings(**out)
 
 

@@ -241,8 +241,8 @@ def test_only_the_current_trial_starts_its_clock_and_an_unserved_answer_counts_a
     assert after[1].served_at == after[0].answered_at  # shown in place by the reply: its clock starts there
 
 
-def test_upgrading_from_0003_keeps_every_answer(any_db_url):
-    """Migration 0004 rebuilds the participants table on SQLite (batch mode); with foreign
+def test_upgrading_from_0004_keeps_every_answer(any_db_url):
+    """Migration 0005 rebuilds the participants table on SQLite (batch mode); with foreign
     keys on, dropping the old table would cascade into every trial and answer."""
     import sqlalchemy as sa
     from alembic import command
@@ -250,7 +250,7 @@ def test_upgrading_from_0003_keeps_every_answer(any_db_url):
     from webapp.migrate import alembic_config
 
     cfg = alembic_config(any_db_url)
-    command.upgrade(cfg, "0003")
+    command.upgrade(cfg, "0004")
     engine = sa.create_engine(any_db_url)
     with engine.begin() as c:
         c.execute(sa.text("INSERT INTO studies (id, study_id, manifest_sha256, manifest, settings, study_dir, seed, "

@@ -182,11 +182,27 @@ def begin_lab_session_in_browser(page, base: str, participant_id: str, lab_passw
 
 
 def pass_consent_and_instructions(page) -> None:
-    """From the welcome page of a page or frame: Continue, tick "I agree", Start, Continue."""
+    """From the welcome page of a page or frame: Continue, tick "I agree", Start, the
+    instructions' practice rounds, Continue."""
     page.get_by_role("link", name="Continue").click()
     page.get_by_label("I agree").check()
     page.get_by_role("button", name="Start").click()
+    finish_practice(page)
     page.get_by_role("button", name="Continue").click()
+
+
+def finish_practice(page, side: str = "Image A") -> None:
+    """Answer every practice round of the instructions with ``side`` and check it."""
+    rounds = page.locator("form.practice-round")
+    if rounds.count():
+        page.get_by_text("Finish the practice above to continue.").wait_for()  # its script is running
+    for i in range(rounds.count()):
+        current = rounds.nth(i)
+        for radio in current.get_by_role("radio", name=side).all():
+            radio.check()
+        current.get_by_role("button", name="Check my answers").click()
+        if i + 1 < rounds.count():
+            current.get_by_role("button", name="Next example").click()
 
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')

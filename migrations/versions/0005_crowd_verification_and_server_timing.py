@@ -1,7 +1,7 @@
 """crowd identity verification, server-side trial timing, questionnaire in the export view
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-30 05:20:00.000000
 
 participants: ``claim`` (the platform's session id: MTurk assignmentId, Prolific
@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0004'
-down_revision = '0003'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
@@ -118,7 +118,7 @@ def downgrade() -> None:
     )).first()
     if doubled is not None:
         raise RuntimeError(
-            f"cannot downgrade below 0004: participant id {doubled[0]!r} has several claimed sessions "
+            f"cannot downgrade below 0005: participant id {doubled[0]!r} has several claimed sessions "
             "(assignments) in one study, which the older schema cannot hold; export, then delete the extra rows")
     op.execute("DROP VIEW IF EXISTS responses_export")
     with op.batch_alter_table('trials', schema=None) as batch_op:
