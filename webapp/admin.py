@@ -15,6 +15,7 @@ from functools import wraps
 
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
+import sqlalchemy as sa
 from sqlalchemy import func, select
 from wtforms import PasswordField, SubmitField
 from wtforms.validators import DataRequired
@@ -128,23 +129,28 @@ def pair_progress(study: Study) -> list[dict]:
 
 
 def participant_progress(study: Study) -> list[dict]:
-    answered = func.count(Trial.answered_at)
-    failures = (
-        select(func.count(Answer.id)).where(Answer.participant_pk == Participant.id, Answer.attention_correct.is_(False))
-        .correlate(Participant).scalar_subquery()
-    )
+    """Per participant: real trials answered of allocated, and their attention checks:
+    received (allocated), answered, failed (a check with any wrong answer). Practice
+    trials, though drawn from spare checks, count for none of these."""
+    real = (Trial.participant_pk == Participant.id) & Trial.is_practice.is_(False)
+    check = real & Trial.is_attention_check
+
+    def count(what, where) -> sa.ScalarSelect:
+        return select(func.count(what)).where(where).correlate(Participant).scalar_subquery()
+
+    failed = select(Answer.trial_pk).where(Answer.attention_correct.is_(False))
     rows = db.session.execute(
-        select(Participant, answered, func.count(Trial.id), failures)
-        .outerjoin(Trial, (Trial.participant_pk == Participant.id) & Trial.is_practice.is_(False))
+        select(Participant, count(Trial.answered_at, real), count(Trial.id, real), count(Trial.id, check),
+               count(Trial.answered_at, check), count(Trial.id, check & Trial.id.in_(failed)))
         .where(Participant.study_pk == study.id)
-        .group_by(Participant.id)
         .order_by(Participant.created_at.desc())
     )
     medians = timing.median_server_ms(db.session, study.id)
-    return [{"p": p, "answered": a, "total": t, "failures": f, "simulated": p.is_simulated,
-             "median_server_ms": medians.get(p.id), "too_fast": timing.too_fast(medians.get(p.id)),
+    return [{"p": p, "answered": a, "total": t, "checks": c, "checks_answered": ca, "checks_failed": cf,
+             "simulated": p.is_simulated, "median_server_ms": medians.get(p.id),
+             "too_fast": timing.too_fast(medians.get(p.id)),
              "questionnaire": export.questionnaire_columns(p.questionnaire) if p.questionnaire else None}
-            for p, a, t, f in rows]
+            for p, a, t, c, ca, cf in rows]
 
 
 @bp.get("/")
@@ -156,6 +162,7 @@ def dashboard():
         "admin/dashboard.html", study=study, studies=studies, counts=live_counts(study),
         pairs=pair_progress(study), participants=participant_progress(study),
         target=settings.assignment["ratings_per_pair"], speed_rule=timing.RULE,
+        checks_target=settings.assignment["attention_checks_per_participant"],
     )
 
 

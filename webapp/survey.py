@@ -6,6 +6,7 @@ that opening the site again resumes the same participant.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from functools import lru_cache
@@ -210,11 +211,21 @@ def done(token: str):
 
 # --------------------------------------------------------------------------- stimuli
 
+
+class StimulusChanged(Exception):
+    """The file's bytes are no longer those whose sha256 was checked at import."""
+
+
 @lru_cache(maxsize=64)
 def _stimulus_bytes(path: str, sha256: str) -> bytes:  # sha256 in the key: a new file, a new entry
     """The file re-written as a layout-free PNG (webapp/stimulus_bytes.py): nothing but the
-    pixels reaches the participant, whatever the file on disk holds."""
-    return layout_free_png(Path(path).read_bytes())
+    pixels reaches the participant, whatever the file on disk holds. A file whose bytes
+    are no longer those checked at import is refused (raised, not cached: a restored
+    file is served again)."""
+    data = Path(path).read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise StimulusChanged(path)
+    return layout_free_png(data)
 
 
 STIMULI_RECHECK_S = 2.0
@@ -266,6 +277,9 @@ def stimulus(name: str):
         abort(404, "No such image.")
     try:
         body = _stimulus_bytes(path, sha256)
+    except StimulusChanged:
+        current_app.logger.error("stimulus %s (%s) changed on disk since import: not served", name, path)
+        abort(404, "No such image.")
     except UnreadableImage:
         current_app.logger.error("stimulus %s (%s) does not decode as an image", name, path)
         abort(404, "No such image.")

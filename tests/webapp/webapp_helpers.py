@@ -47,8 +47,12 @@ def build_study(
     toml: str | None = None,
     leak_metadata: bool = False,
     size: int = 32,
+    checks_on_study_images: bool = False,
 ) -> Path:
     """A study directory in the manifest format of docs/formats.md, with tiny PNGs.
+
+    ``checks_on_study_images`` draws the attention checks on the images of the first real
+    pairs (same ``image_id``), as the generator does; otherwise each has an image of its own.
 
     ``leak_metadata`` writes the method name into each overlay's PNG text chunks, as a
     careless generator might: the app must not pass that on.
@@ -71,7 +75,7 @@ def build_study(
         a_method, b_method = (None, None) if attention else (METHODS[i % 2], METHODS[(i + 1) % 2])
         pairs.append({
             "pair_id": secrets.token_urlsafe(8),
-            "image_id": f"img_{i:05d}",
+            "image_id": f"img_{(i - n_pairs if attention and checks_on_study_images else i):05d}",
             "class_index": i % 3,
             "class_name": ["circle", "square", "triangle"][i % 3],
             "logit": 3.2, "probability": 0.96,
