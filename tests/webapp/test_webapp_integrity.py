@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from webapp import export
-from webapp.db import Participant, db
+from webapp.db import db
 from webapp_helpers import Walker, csrf_of, migrate_and_import
 
 TOKEN = "admin-token-for-integrity-tests"
