@@ -37,6 +37,11 @@ class AnalysisConfig(Section):
                                            "stay in the analysis", ge=0)
     require_completion: Bool = key(True, "exclude participants who did not reach the end")
     min_median_rt_ms: Float = key(0.0, "exclude participants whose median response time (ms) is lower", ge=0)
+    min_median_server_ms: Float = key(
+        1000.0, "exclude participants whose median server-side time per trial (ms, the survey server's clock "
+        "from serving a trial to its answer's arrival; export column server_ms) is lower; 0: rule off", ge=0)
+    include_unverified: Bool = key(False, "keep crowd answers whose ids MTurk/Prolific has not confirmed "
+                                   "(export column verification) in the primary analysis")
     mixed_model: Bool = key(True, "fit the mixed-effects model (false: GEE only; slow on very large exports)")
     seed: Int = key(0, "seed of the Fleiss kappa subsample")
 

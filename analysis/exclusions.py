@@ -1,8 +1,16 @@
 """Pre-registered exclusions, applied in a fixed order, with a flow table.
 
-The rules run one after the other (completion, attention checks, response time)
-so each participant is counted under the first rule that excludes them, as in
-a CONSORT flow diagram.
+The rules run one after the other (unverified crowd identity, completion,
+attention checks, response time, server-side time) so each participant is counted
+under the first rule that excludes them, as in a CONSORT flow diagram.
+
+Two rules guard against who and what got in (docs/analysis.md): a crowd participant
+(MTurk, Prolific) whose ids the platform has not confirmed (export column
+``verification`` not "verified") is left out of the primary analysis; and a participant
+whose median server-side time per trial (``server_ms``, measured by the survey server,
+not the browser) is under ``min_median_server_ms`` (default 1000, the number
+webapp/timing.py flags in the admin area) is excluded: their answers arrived
+faster than a person can look at two images and answer.
 """
 from __future__ import annotations
 
@@ -12,6 +20,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analysis.config import AnalysisConfig
+
+
+CROWD_SOURCES = ("mturk", "prolific")
 
 
 @dataclass(frozen=True)
@@ -53,14 +64,36 @@ def participant_summary(frame: pd.DataFrame) -> pd.DataFrame:
         summary["failed_checks"] = failed.reindex(summary.index, fill_value=0).astype(int)
     if "rt_ms" in frame:
         summary["median_rt_ms"] = grouped["rt_ms"].median()
+    if "server_ms" in frame:
+        server_ms = pd.to_numeric(frame["server_ms"].replace("", float("nan")), errors="coerce")
+        summary["median_server_ms"] = server_ms.groupby(frame["participant_id"]).median()
     return summary
 
 
+def unconfirmed_rows(frame: pd.DataFrame) -> pd.Series:
+    """Answers from crowd sessions the platform has not confirmed (verification column)."""
+    crowd = frame["source"].astype(str).isin(CROWD_SOURCES)
+    return crowd & frame["verification"].astype(str).ne("verified")
+
+
 def apply_exclusions(frame: pd.DataFrame, config: AnalysisConfig) -> tuple[pd.DataFrame, Flow]:
+    notes: list[str] = []
+    steps = [FlowStep("Started (answered at least one trial)", frame["participant_id"].nunique(), len(frame))]
+    # Identity first, by answer rather than by id: a forged session under a real worker's
+    # WorkerId exports under the same participant_id and must not take the real one down.
+    crowd = "source" in frame and frame["source"].astype(str).isin(CROWD_SOURCES).any()
+    if "verification" in frame and crowd:
+        unconfirmed = unconfirmed_rows(frame)
+        if not config.include_unverified:
+            before = frame["participant_id"].nunique()
+            frame = frame[~unconfirmed]
+            steps.append(FlowStep("Excluded: crowd identity not confirmed by MTurk/Prolific (verification is "
+                                  "not \"verified\"; only confirmed sessions' answers are kept)",
+                                  before - frame["participant_id"].nunique(), int(unconfirmed.sum())))
+    elif crowd:
+        notes.append("Identity rule not applied: the export has no verification column")
     summary = participant_summary(frame)
     keep = pd.Series(True, index=summary.index)
-    notes: list[str] = []
-    steps = [FlowStep("Started (answered at least one trial)", len(summary), len(frame))]
     if "completed" in summary:
         done = summary["completed"]
         steps.append(FlowStep("Finished (reached the completion page)", int(done.sum()),
@@ -90,6 +123,14 @@ def apply_exclusions(frame: pd.DataFrame, config: AnalysisConfig) -> tuple[pd.Da
                  too_fast.fillna(False))
         else:
             notes.append("Response-time rule not applied: the export has no rt_ms")
+    server_min = config.min_median_server_ms
+    if server_min > 0:
+        if "median_server_ms" in summary:
+            step(f"Excluded: median server-side time per trial under {server_min:g} ms "
+                 "(answers arrived faster than a person can look at the images)",
+                 (summary["median_server_ms"] < server_min).fillna(False))
+        else:
+            notes.append("Server-side time rule not applied: the export has no server_ms")
     kept_ids = set(keep[keep].index)
     analysed = frame[frame["participant_id"].isin(kept_ids)]
     steps.append(FlowStep("Analysed", len(kept_ids), len(analysed)))

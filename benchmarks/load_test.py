@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "webapp")]
 
 from http_floor import hammer  # noqa: E402
-from prod_server import _admin_engine, drop_postgres, fresh_postgres, start_prod  # noqa: E402
+from prod_server import LAB_PASSWORD, _admin_engine, drop_postgres, fresh_postgres, start_prod  # noqa: E402
 from webapp_helpers import build_study  # noqa: E402
 
 TARGETS = {"answers_per_s": 300, "answer_p99_ms": 250, "capacity": 400}  # capacity: --search, concurrent
@@ -139,7 +139,7 @@ def run_one(kind: str, args: argparse.Namespace, work: Path, participants: int, 
             image = f"{server.url}/stimuli/{manifest['pairs'][0]['sides']['A']['sha256'][:32]}.png"  # the app's name
             refs["image"] = reference(server, image, min(concurrency, 50), max(50, args.reference // 4))
         cpu, server_cpu0 = os.times(), server_cpu_s(server)
-        opts = ClientOptions(forwarded_for=True, timeout_s=30, trust_env=False, think_s=args.think)  # 127.0.0.1: no proxy, no .netrc
+        opts = ClientOptions(lab_password=LAB_PASSWORD, forwarded_for=True, timeout_s=30, trust_env=False, think_s=args.think)  # 127.0.0.1: no proxy, no .netrc
         result = simulate(server.url, participants, manifest=manifest, concurrency=concurrency,
                           opts=opts, max_seconds=args.max_seconds, seed=1, progress=True)
         client_cpu = (os.times().user + os.times().system) - (cpu.user + cpu.system)

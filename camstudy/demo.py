@@ -25,6 +25,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 DEFAULT_SIMULATED = 12  # 12 people x 20 pairs: each demo pair gets about 6 ratings
+# Seconds a simulated person looks at each trial (0.65-1.95 s, median 1.3 s): above the
+# server-side timing rule (median under 1 s is "too fast", webapp/timing.py), so the demo's
+# sessions look like people; all of them take part at once, so seeding takes about 35 s.
+DEMO_THINK_S = 1.3
 
 
 def step(text: str) -> None:
@@ -143,8 +147,10 @@ def seed_simulated(database_url: str, study_dir: Path, participants: int) -> int
 
     They take the survey over HTTP from a server of the same app on a loopback port,
     and "see" the methods through the manifest, so their answers follow the
-    simulator's response model (Grad-CAM chosen as larger more often). That server has
-    no rate limits: every simulated person comes from 127.0.0.1.
+    simulator's response model (Grad-CAM chosen as larger more often). They are paced
+    like people (DEMO_THINK_S per trial, real time on the server's clock, reported as
+    rt_ms), so the report's server-side timing rule keeps them. That server has no rate
+    limits: every simulated person comes from 127.0.0.1.
     """
     from webapp import create_app, db_engine
     from webapp.simulate import SIM_PREFIX, ClientOptions, ResponseModel, simulate
@@ -161,10 +167,10 @@ def seed_simulated(database_url: str, study_dir: Path, participants: int) -> int
             print(f"simulated sessions: {already} already in the database (ids {SIM_PREFIX}…, "
                   "marked as simulated); none added")
             return 0
-        opts = ClientOptions(lab_password=app.config.get("CAMSTUDY_LAB_PASSWORD"))
+        opts = ClientOptions(lab_password=app.config.get("CAMSTUDY_LAB_PASSWORD"), think_s=DEMO_THINK_S)
         with loopback_server(app) as url:
-            result = simulate(url, participants, ResponseModel(), manifest, concurrency=4, opts=opts,
-                              max_seconds=300, run_id="demo", seed=0)
+            result = simulate(url, participants, ResponseModel(), manifest, concurrency=min(participants, 16),
+                              opts=opts, max_seconds=300, run_id="demo", seed=0)
         added = count_simulated(app)
     finally:
         db_engine(app).dispose()

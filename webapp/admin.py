@@ -7,7 +7,9 @@ server-side session (``AdminSession``): logout deletes it, and a changed token o
 password ends every session opened with the old one. Wrong tokens count against the
 same per-address rate limit as wrong passwords. Unlike participant pages, these pages
 name the methods. Simulated participants (``camstudy simulate``, ids starting with
-``sim-``) are counted and marked as such.
+``sim-``) are counted and marked as such; participants answering faster than the
+server-side timing rule allows (webapp/timing.py) and crowd participants the platform
+has not confirmed are flagged live.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from sqlalchemy import delete, func, select
 from wtforms import PasswordField, SubmitField
 from wtforms.validators import DataRequired
 
-from webapp import export
+from webapp import export, timing
 from webapp.db import AdminSession, Pair, Participant, Response as Answer, Study, Trial, db, utcnow
 from webapp.flow import active_study, settings_of
 from webapp.security import limiter
@@ -190,9 +192,12 @@ def live_counts(study: Study) -> dict[str, int]:
         Trial, Answer.trial_pk == Trial.id
     ).where(Participant.study_pk == study.id, Trial.is_practice.is_(False))
     timeout = settings_of(study).assignment["allocation_timeout_minutes"]
+    medians = timing.median_server_ms(s, study.id)
     return {
         "participants": s.scalar(p),
         "simulated": s.scalar(p.where(Participant.is_simulated)),
+        "too_fast": sum(timing.too_fast(m) for m in medians.values()),
+        "unverified": s.scalar(p.where(Participant.verification.in_(("unverified", "rejected")))),
         "completed": s.scalar(p.where(Participant.completed_at.is_not(None))),
         "in_progress": s.scalar(p.where(Participant.completed_at.is_(None), Participant.declined_at.is_(None),
                                         Participant.last_seen_at >= now - timedelta(minutes=timeout))),
@@ -232,8 +237,12 @@ def participant_progress(study: Study) -> list[dict]:
         .where(Participant.study_pk == study.id)
         .order_by(Participant.created_at.desc())
     )
+    medians = timing.median_server_ms(db.session, study.id)
     return [{"p": p, "answered": a, "total": t, "checks": c, "checks_answered": ca, "checks_failed": cf,
-             "simulated": p.is_simulated} for p, a, t, c, ca, cf in rows]
+             "simulated": p.is_simulated, "median_server_ms": medians.get(p.id),
+             "too_fast": timing.too_fast(medians.get(p.id)),
+             "questionnaire": export.questionnaire_columns(p.questionnaire) if p.questionnaire else None}
+            for p, a, t, c, ca, cf in rows]
 
 
 @bp.get("/")
@@ -244,7 +253,7 @@ def dashboard():
     return render_template(
         "admin/dashboard.html", study=study, studies=studies, counts=live_counts(study),
         pairs=pair_progress(study), participants=participant_progress(study),
-        target=settings.assignment["ratings_per_pair"],
+        target=settings.assignment["ratings_per_pair"], speed_rule=timing.RULE,
         checks_target=settings.assignment["attention_checks_per_participant"],
     )
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from importlib.resources import files
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy import select
 
-from webapp.db import Trial, db
-from webapp.flow import MIN_INDEX, AnswerError, counts, first_unanswered, next_url, participant_or_404, save_answers, trial_view
+from webapp.db import db
+from webapp.flow import (MIN_INDEX, AnswerError, counts, first_unanswered, mark_served, next_url, participant_or_404,
+                         participant_trials, save_answers, trial_view)
 from webapp.security import limiter
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -45,10 +45,12 @@ def trial(token: str, index: int):
     participant = participant_or_404(token)
     if index < MIN_INDEX:
         return jsonify(error=f"Trial {index} is not part of this participant's survey.", status=404), 404
-    t = db.session.scalar(select(Trial).filter_by(participant_pk=participant.id, trial_index=index))
+    trials = participant_trials(db.session, participant)
+    t = next((t for t in trials if t.trial_index == index), None)
     if t is None:
         return jsonify(error=f"Trial {index} is not part of this participant's survey.", status=404), 404
-    return jsonify(trial_view(db.session, participant, t))
+    mark_served(db.session, trials, t)
+    return jsonify(trial_view(db.session, participant, t, trials))
 
 
 @bp.post("/participants/<token>/trials/<int(signed=True, max=100000):index>/answers")

@@ -82,21 +82,29 @@ class ProlificSection(Section):
     completion_url: Annotated[Str, AfterValidator(_has_code)] = key(
         "https://app.prolific.com/submissions/complete?cc={code}", "where a finished participant is sent",
         expected="an https:// URL containing {code}")
-    study_id: Str = key("", 'the Prolific study whose links are accepted; "": any STUDY_ID', max_length=100)
+    study_id: Str = key("", "the Prolific study whose links are accepted (required when [recruitment] sources "
+                        'includes "prolific": links with any other STUDY_ID are refused)', max_length=100)
 
 
 SECTIONS: dict[str, type[Section]] = {"mturk": MTurkSection, "prolific": ProlificSection}
 
 
 def prolific_needs_code(sections: dict[str, Any], filename: str) -> list[str]:
-    """[recruitment] sources including "prolific" with no [prolific] completion_code (nobody could finish)."""
+    """[recruitment] sources including "prolific" with no [prolific] completion_code (nobody could
+    finish) or no study_id (any STUDY_ID would be accepted)."""
     recruitment, prolific = sections.get("recruitment"), sections.get("prolific")
     if recruitment is None or prolific is None:
         return []
-    if "prolific" in recruitment.sources and not prolific.completion_code:
-        return [f"{filename}: [prolific] completion_code must be set (the code Prolific shows in the study's "
-                'completion settings) when [recruitment] sources includes "prolific"']
-    return []
+    if "prolific" not in recruitment.sources:
+        return []
+    problems = []
+    if not prolific.completion_code:
+        problems.append(f"{filename}: [prolific] completion_code must be set (the code Prolific shows in the "
+                        'study\'s completion settings) when [recruitment] sources includes "prolific"')
+    if not prolific.study_id:
+        problems.append(f"{filename}: [prolific] study_id must be set (the study's id on Prolific; links with "
+                        'any other STUDY_ID are refused) when [recruitment] sources includes "prolific"')
+    return problems
 
 
 def parse_crowd_sections(doc: dict[str, Any], filename: str) -> dict[str, dict[str, Any]]:

@@ -30,6 +30,11 @@ NAMING = {
 
 SOURCES = ("lab", "mturk", "prolific")
 SIDES = ("A", "B", "same")
+# Whether the recruitment platform confirmed who a participant is (docs/formats.md):
+# lab participants need no platform; a crowd participant is "unverified" until the
+# platform's own record (MTurk assignment, Prolific submission) matched their ids, and
+# "rejected" when it contradicted them (a forged or foreign id).
+VERIFICATIONS = ("not_required", "unverified", "verified", "rejected")
 
 
 def utcnow() -> datetime:
@@ -113,8 +118,12 @@ class Participant(Base):
 
     __tablename__ = "participants"
     __table_args__ = (
-        sa.UniqueConstraint("study_pk", "source", "participant_id"),
+        # One participant per platform claim: a WorkerId with each assignmentId (a
+        # PROLIFIC_PID with each SESSION_ID) is its own row, so that a forged assignment
+        # for someone's WorkerId never finds, reveals or blocks that worker's session.
+        sa.UniqueConstraint("study_pk", "source", "participant_id", "claim"),
         sa.CheckConstraint(f"source IN {SOURCES!r}", name="source"),
+        sa.CheckConstraint(f"verification IN {VERIFICATIONS!r}", name="verification"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -122,6 +131,10 @@ class Participant(Base):
     participant_id: Mapped[str] = mapped_column(sa.String(200))  # exported; WorkerId for MTurk
     source: Mapped[str] = mapped_column(sa.String(20))
     source_data: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)  # e.g. assignmentId, hitId
+    # The platform's id of this session: MTurk assignmentId, Prolific SESSION_ID ("" in the lab).
+    claim: Mapped[str] = mapped_column(sa.String(100), default="", server_default="")
+    verification: Mapped[str] = mapped_column(sa.String(16), default="not_required", server_default="not_required")
+    verified_at: Mapped[datetime | None]  # when the platform's record was checked (either outcome)
     token: Mapped[str] = mapped_column(sa.String(64), unique=True)  # secret, in the URL
     seed: Mapped[int | None] = mapped_column(sa.BigInteger)  # set at allocation
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -179,6 +192,11 @@ class Trial(Base):
     left_method: Mapped[str | None] = mapped_column(sa.String(50))
     right_method: Mapped[str | None] = mapped_column(sa.String(50))
     answered_at: Mapped[datetime | None]
+    # Server-side timing: when the trial was first served as the participant's current
+    # trial, and the milliseconds from then until its answer arrived (0 when an answer
+    # came for a trial the server never served). Browser-reported rt_ms is only a hint.
+    served_at: Mapped[datetime | None]
+    server_ms: Mapped[int | None]
 
     participant: Mapped[Participant] = relationship(back_populates="trials")
     pair: Mapped[Pair] = relationship()

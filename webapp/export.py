@@ -1,7 +1,9 @@
 """The tidy responses export (docs/formats.md, "Responses export"): one row per answer.
 
 Practice trials are left out. Booleans are ``true``/``false`` in the CSV and JSON
-booleans in the JSON export; empty CSV cells are ``null`` in JSON.
+booleans in the JSON export; empty CSV cells are ``null`` in JSON. Participant-level
+values (completion, verification, questionnaire answers) repeat on each of the
+participant's rows; ``server_ms`` is the trial's server-side duration.
 """
 from __future__ import annotations
 
@@ -18,10 +20,16 @@ from webapp.db import Pair, Participant, Response, Study, Trial
 
 FORMAT_VERSION = 1
 COLUMNS = [
-    "study_id", "participant_id", "source", "participant_completed", "trial_index", "pair_id",
+    "study_id", "participant_id", "source", "participant_completed", "verification", "trial_index", "pair_id",
     "image_id", "class_name", "question_id", "response_side", "response_method", "left_method",
-    "right_method", "is_attention_check", "attention_correct", "rt_ms", "answered_at",
+    "right_method", "is_attention_check", "attention_correct", "rt_ms", "server_ms", "answered_at",
+    "questionnaire_familiarity", "questionnaire_comments",
 ]
+QUESTIONNAIRE_FIELDS = ("familiarity", "comments")
+# Free text that starts with one of these runs as a formula when the CSV is opened in a
+# spreadsheet: the CSV (and the database view) put an apostrophe before it; JSON keeps it as typed.
+FORMULA_START = ("=", "+", "-", "@")
+FREE_TEXT = ("questionnaire_comments",)
 
 
 def iso_utc(ts: datetime) -> str:
@@ -47,6 +55,7 @@ def rows(session: Session, study_id: str | None = None) -> Iterator[dict[str, An
             "participant_id": p.participant_id,
             "source": p.source,
             "participant_completed": p.completed_at is not None,
+            "verification": p.verification,
             "trial_index": t.trial_index,
             "pair_id": pair.pair_id,
             "image_id": pair.image_id,
@@ -59,8 +68,16 @@ def rows(session: Session, study_id: str | None = None) -> Iterator[dict[str, An
             "is_attention_check": t.is_attention_check,
             "attention_correct": r.attention_correct,
             "rt_ms": r.rt_ms,
+            "server_ms": t.server_ms,
             "answered_at": iso_utc(r.answered_at),
+            **questionnaire_columns(p.questionnaire),
         }
+
+
+def questionnaire_columns(answers: dict[str, Any] | None) -> dict[str, Any]:
+    """The participant's questionnaire answers as export columns (None: not answered)."""
+    answers = answers if isinstance(answers, dict) else {}
+    return {f"questionnaire_{k}": answers.get(k) for k in QUESTIONNAIRE_FIELDS}
 
 
 def _cell(v: Any) -> str:
@@ -71,6 +88,11 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
+def _csv_cell(column: str, v: Any) -> str:
+    text = _cell(v)
+    return "'" + text if column in FREE_TEXT and text.startswith(FORMULA_START) else text
+
+
 def to_csv(session: Session, study_id: str | None = None, *, data: list[dict[str, Any]] | None = None) -> str:
     """The CSV export (``data``: the rows, when the caller has read them already)."""
     buf = io.StringIO()
@@ -78,7 +100,7 @@ def to_csv(session: Session, study_id: str | None = None, *, data: list[dict[str
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(COLUMNS)
     for row in rows(session, study_id) if data is None else data:
-        w.writerow([_cell(row[c]) for c in COLUMNS])
+        w.writerow([_csv_cell(c, row[c]) for c in COLUMNS])
     return buf.getvalue()
 
 

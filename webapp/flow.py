@@ -10,7 +10,7 @@ import json
 import re
 import threading
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import abort, current_app, g, url_for
@@ -270,6 +270,32 @@ def trial_view(session: Session, participant: Participant, trial: Trial,
     }
 
 
+# --------------------------------------------------------------------------- server-side timing
+
+
+def server_time(trial: Trial, answered: datetime) -> tuple[datetime, int]:
+    """(served_at, server_ms) for an answer arriving now: milliseconds since the server
+    first served the trial; an answer to a trial never served counts as 0 ms."""
+    served = trial.served_at or answered
+    return served, max(0, round((answered - served).total_seconds() * 1000))
+
+
+def _serve(conn: Any, trial: Trial, now: datetime) -> None:
+    t = Trial.__table__
+    conn.execute(update(t).where(t.c.id == trial.id, t.c.served_at.is_(None)).values(served_at=now))
+
+
+def mark_served(session: Session, trials: list[Trial], trial: Trial) -> None:
+    """Start the trial's server-side clock the first time it is served as the current
+    trial (only the first unanswered one: fetching trials ahead starts nothing)."""
+    if trial.served_at is not None or _first_open(trials) is not trial:
+        return
+    now = utcnow()
+    _serve(session.connection(), trial, now)
+    session.commit()
+    set_committed_value(trial, "served_at", now)
+
+
 def _parse_answers(body: Any, questions: list[str], options: list[str]) -> tuple[str, dict[str, tuple[str, int]]]:
     if not isinstance(body, dict):
         raise AnswerError(400, "The body must be a JSON object.")
@@ -357,12 +383,16 @@ def save_answers(session: Session, participant: Participant, index: int, body: A
     # is unanswered, so of two concurrent first tries one gets rowcount 0) and the
     # INSERT's unique key (trial, question) is the second guard.
     trials_t, responses_t = Trial.__table__, Response.__table__
+    served, server_ms = server_time(trial, now)
+    following = next((t for t in trials if t.trial_index > index and t.answered_at is None), None)
     try:
         conn = session.connection()
         claimed = conn.execute(update(trials_t).where(trials_t.c.id == trial.id, trials_t.c.answered_at.is_(None))
-                               .values(answered_at=now)).rowcount
+                               .values(answered_at=now, served_at=served, server_ms=server_ms)).rowcount
         if claimed == 1:
             conn.execute(insert(responses_t), rows)
+            if following is not None:  # the reply shows it: its server-side clock starts now
+                _serve(conn, following, now)
             session.commit()
     except IntegrityError:
         claimed = 0
@@ -371,6 +401,8 @@ def save_answers(session: Session, participant: Participant, index: int, body: A
         session.refresh(trial)
         return _replay(session, participant, trial, key, parsed)
     set_committed_value(trial, "answered_at", now)
+    if following is not None and following.served_at is None:
+        set_committed_value(following, "served_at", now)
     return _saved(session, participant, True, trials)
 
 

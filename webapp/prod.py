@@ -58,7 +58,7 @@ def create_prod_app(config: dict[str, Any] | None = None, proxy_hops: int | None
 
     from webapp import create_app
 
-    app = create_app(config)
+    app = create_app({**(config or {}), "CAMSTUDY_PROD": True})  # e.g. /lab needs its password
     hops = proxy_hops_from_env() if proxy_hops is None else proxy_hops
     if hops > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)  # type: ignore[method-assign]

@@ -234,11 +234,13 @@ class SimulatedParticipant:
             raise SimulationError(f"GET {urlparse(url).path}: HTTP {resp.status_code}")
         self.cache.add(url)
 
-    def form(self, url: str, data: dict[str, str]) -> requests.Response:
-        text, resp = self.page(url)
-        if resp.status_code != 200:
-            raise SimulationError(f"GET {url}: HTTP {resp.status_code}")
-        self.check_cookies(resp)
+    def form(self, url: str, data: dict[str, str], text: str | None = None) -> requests.Response:
+        """Fill in the form on ``url`` (``text``: that page, when it was just fetched)."""
+        if text is None:
+            text, resp = self.page(url)
+            if resp.status_code != 200:
+                raise SimulationError(f"GET {url}: HTTP {resp.status_code}")
+            self.check_cookies(resp)
         m = CSRF_RE.search(text)
         if not m:
             raise SimulationError(f"no form on {url}")
@@ -270,11 +272,18 @@ class SimulatedParticipant:
         return self.result
 
     def start(self) -> str:
-        if self.opts.lab_password:
-            text, _ = self.page("lab")
-            if 'name="password"' in text:
-                self.location(self.form("lab", {"password": self.opts.lab_password}), "lab password")
-        resp = self.form("lab", {"participant_id": self.result.participant_id})
+        text: str | None
+        text, resp = self.page("lab")
+        if resp.status_code == 403 or 'name="password"' in text:
+            if not self.opts.lab_password:
+                raise SimulationError("/lab is locked (a server with crowd sources or --prod needs the lab "
+                                      "password): pass --lab-password, the server's CAMSTUDY_LAB_PASSWORD")
+            # unlocked for this cookie: two more requests per participant
+            self.location(self.form("lab", {"password": self.opts.lab_password}, text), "lab password")
+            text = None  # the id form comes next
+        elif resp.status_code != 200:
+            raise SimulationError(f"GET lab: HTTP {resp.status_code}")
+        resp = self.form("lab", {"participant_id": self.result.participant_id}, text)
         where = self.location(resp, "lab start")
         m = re.fullmatch(r"/s/([A-Za-z0-9_\-]+)/", where)
         if not m:
@@ -355,7 +364,12 @@ class SimulatedParticipant:
         raise SimulationError("the trials did not end")
 
     def answer(self, view: dict[str, Any]) -> dict[str, Any]:
-        """Look at one trial (its images, then the next trial's prefetch) and POST the answers."""
+        """Look at one trial (its images, then the next trial's prefetch) and POST the answers.
+
+        Paced (``think_s``), the reported rt_ms is the time actually spent on the trial, as
+        a browser measures it; at full speed it is the response model's human-looking
+        number, which is what a script would claim (the server's own clock tells)."""
+        shown = time.monotonic()
         for url in view["images"]:
             self.fetch_once(url, "image")
         sides = choose(self.model, self.view, self.rng, view["images"], view["questions"], view["options"])
@@ -364,8 +378,12 @@ class SimulatedParticipant:
         if self.opts.think_s:
             time.sleep(self.rng.uniform(0.5, 1.5) * self.opts.think_s)
         key = uuid.uuid4().hex  # one per trial, reused on every retry (survey.js keeps it in sessionStorage)
+
+        def rt_ms() -> int:
+            return int((time.monotonic() - shown) * 1000) if self.opts.think_s else self.model.rt_ms(self.rng)
+
         body = {"idempotency_key": key,
-                "answers": [{"question_id": q, "side": s, "rt_ms": self.model.rt_ms(self.rng)} for q, s in sides.items()]}
+                "answers": [{"question_id": q, "side": s, "rt_ms": rt_ms()} for q, s in sides.items()]}
         resp = self.request("POST", view["answer_url"], "answer", json=body)
         if resp.status_code not in (200, 201):
             raise SimulationError(f"answer to {view['answer_url']}: HTTP {resp.status_code} {resp.text[:200]}")
@@ -471,7 +489,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="camstudy simulate",
         description="Simulated participants take a running survey over HTTP, as a browser does "
-                    "(participant ids start with 'sim-'). Needs lab sessions with typed ids (lab_mode = 'named').",
+                    "(participant ids start with 'sim-'). Needs lab sessions with typed ids (lab_mode = 'named'), "
+                    "and --lab-password where /lab is locked (crowd sources, serve --prod).",
     )
     p.add_argument("--url", required=True, help="the survey's base URL, e.g. http://127.0.0.1:5000")
     p.add_argument("--participants", type=int, default=5, help="how many simulated participants (default 5)")
@@ -488,7 +507,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--attention-accuracy", type=_probability, default=0.95,
                    help="P(answering an attention check correctly) (default 0.95)")
     p.add_argument("--rt-ms", type=int, default=1800, help="median reported response time (default 1800)")
-    p.add_argument("--think", type=float, default=0.0, help="seconds each person pauses per trial (default 0)")
+    p.add_argument("--think", type=float, default=0.0,
+                   help="seconds each person pauses per trial (default 0: full speed, which the server's "
+                        "timing flags as too fast; 1.3 or more looks like a person)")
     p.add_argument("--lab-password", help="the lab password, if /lab asks for one")
     p.add_argument("--max-seconds", type=float, default=600, help="stop after this long (default 600)")
     p.add_argument("--seed", type=int, default=0)

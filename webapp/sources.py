@@ -20,6 +20,8 @@ from webapp.db import Participant, Study
 
 class Source:
     name: str = ""
+    # A crowd platform vouches for its participants: "unverified" until its record is checked.
+    initial_verification: str = "not_required"
 
     def completion_context(self, participant: Participant) -> dict[str, Any]:
         """Extra template variables for the completion page (hand-back to the platform)."""
@@ -34,14 +36,17 @@ class Source:
         return "'self'"
 
     def find_or_create(
-        self, session: Session, study: Study, participant_id: str, source_data: dict[str, Any] | None = None
+        self, session: Session, study: Study, participant_id: str, source_data: dict[str, Any] | None = None,
+        claim: str = "",
     ) -> tuple[Participant, bool]:
-        """The participant with this id from this source, created if new. Commits.
+        """The participant with this id and claim (the platform's session id: MTurk
+        assignmentId, Prolific SESSION_ID) from this source, created if new. Commits.
 
-        Safe against a double submit: the unique key (study, source, participant_id)
-        decides, and the loser of the race loads the winner's row.
+        Safe against a double submit: the unique key (study, source, participant_id,
+        claim) decides, and the loser of the race loads the winner's row.
         """
-        query = select(Participant).filter_by(study_pk=study.id, source=self.name, participant_id=participant_id)
+        query = select(Participant).filter_by(study_pk=study.id, source=self.name, participant_id=participant_id,
+                                              claim=claim)
         found = session.scalar(query)
         if found is not None:
             return found, False
@@ -50,6 +55,8 @@ class Source:
             participant_id=participant_id,
             source=self.name,
             source_data=source_data,
+            claim=claim,
+            verification=self.initial_verification,
             token=secrets.token_urlsafe(24),
             completion_code=secrets.token_hex(4).upper(),
         )

@@ -21,7 +21,8 @@ from wtforms.validators import DataRequired, Length, Optional
 from webapp import examples, sources
 from webapp.assignment import StudyFull, allocate
 from webapp.db import Participant, Stimulus, Study, db, utcnow
-from webapp.flow import active_study, next_url, participant_or_404, participant_trials, settings_of, study_info, trial_view
+from webapp.flow import (active_study, mark_served, next_url, participant_or_404, participant_trials, settings_of,
+                         study_info, trial_view)
 from webapp.stimulus_bytes import UnreadableImage, layout_free_png
 
 bp = Blueprint("survey", __name__)
@@ -178,6 +179,7 @@ def trial(token: str, index: int):
     if target != here:  # answered already, or not reached yet: go to the right place
         return redirect(target)
     t = next(t for t in trials if t.trial_index == index)
+    mark_served(db.session, trials, t)
     view = trial_view(db.session, participant, t, trials)
     return render_template("survey/trial.html", p=participant, s=study_info(db.session, participant.study_pk).settings.survey, t=view)
 

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# Under --prod /lab needs a password (webapp/recruit.py): the servers here have this one;
+# simulated participants pass it (ClientOptions(lab_password=...), --lab-password).
+LAB_PASSWORD = "lab-password-for-tests"
 
 
 def free_port() -> int:
@@ -53,14 +56,16 @@ class ProdServer:
 
 
 def start_prod(db_url: str, log: Path, workers: int = 2, threads: int = 4, proxy_hops: int | None = 1,
-               extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None,
+               extra_env: dict[str, str | None] | None = None, extra_args: list[str] | None = None,
                wait_s: float = 60) -> ProdServer:
     """Start the server (schema migrated and study imported already) and wait for /healthz.
     ``proxy_hops=None`` leaves --proxy-hops out (the command's default)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAMSTUDY_")}
-    env.update(DATABASE_URL=db_url, PYTHONPATH=str(ROOT), CAMSTUDY_SECRET_KEY="s" * 64, CAMSTUDY_COOKIE_SECURE="0")
+    env.update(DATABASE_URL=db_url, PYTHONPATH=str(ROOT), CAMSTUDY_SECRET_KEY="s" * 64,
+               CAMSTUDY_COOKIE_SECURE="0", CAMSTUDY_LAB_PASSWORD=LAB_PASSWORD)
     env.update(extra_env or {})
+    env = {k: v for k, v in env.items() if v is not None}  # extra_env value None: leave it unset
     cmd = [sys.executable, "-m", "camstudy", "serve", "--prod", "--host", "127.0.0.1", "--port", str(port),
            "--workers", str(workers), "--threads", str(threads),
            *([] if proxy_hops is None else ["--proxy-hops", str(proxy_hops)]), *(extra_args or [])]

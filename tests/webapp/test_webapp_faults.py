@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from prod_server import drop_postgres, fresh_postgres, start_prod
+from prod_server import LAB_PASSWORD, drop_postgres, fresh_postgres, start_prod
 from webapp_helpers import build_study, migrate_and_import
 
 pytestmark = pytest.mark.slow
@@ -67,7 +67,7 @@ def carry_on(server, url: str, study: Path) -> None:
     """The survey still works after the fault: a fresh participant finishes."""
     from webapp.simulate import ClientOptions, simulate
 
-    after = simulate(server.url, 1, concurrency=1, opts=ClientOptions(forwarded_for=True), max_seconds=60)
+    after = simulate(server.url, 1, concurrency=1, opts=ClientOptions(lab_password=LAB_PASSWORD, forwarded_for=True), max_seconds=60)
     check_all_stored(url, after, 1)
 
 
@@ -77,7 +77,7 @@ def test_a_worker_killed_mid_load_loses_and_duplicates_nothing(survey_db, tmp_pa
     url, study = survey_db
     server = start_prod(url, tmp_path / "server.log", workers=2, threads=2)
     try:
-        opts = ClientOptions(forwarded_for=True, think_s=0.15, backoff_s=0.1, retries=10)
+        opts = ClientOptions(lab_password=LAB_PASSWORD, forwarded_for=True, think_s=0.15, backoff_s=0.1, retries=10)
         thread, box = run_in_background(lambda: simulate(server.url, 10, concurrency=5, opts=opts, max_seconds=90))
         time.sleep(1.5)
         victim = server.worker_pids()[0]
@@ -158,7 +158,7 @@ def test_connections_dropped_mid_request_are_retried_with_the_same_key(survey_db
     server = start_prod(url, tmp_path / "server.log", workers=2, threads=2)
     proxy = DroppingProxy(int(server.url.rsplit(":", 1)[1]), p_drop=0.12, seed=7)
     try:
-        opts = ClientOptions(forwarded_for=True, backoff_s=0.05, retries=12, timeout_s=10)
+        opts = ClientOptions(lab_password=LAB_PASSWORD, forwarded_for=True, backoff_s=0.05, retries=12, timeout_s=10)
         result = simulate(f"http://127.0.0.1:{proxy.port}", 8, concurrency=4, opts=opts, max_seconds=120)
         assert proxy.drops > 0
         assert result.summary()["retries"] >= proxy.drops // 2
@@ -205,7 +205,7 @@ def test_postgres_restart_during_sessions_loses_and_duplicates_nothing(postgres_
         study = build_study(tmp_path / "studies", n_pairs=12, n_attention=2, toml=TOML)
         migrate_and_import(url, study)
         server = start_prod(url, tmp_path / "server.log", workers=2, threads=2)
-        opts = ClientOptions(forwarded_for=True, think_s=0.3, backoff_s=0.25, max_backoff_s=2, retries=15)
+        opts = ClientOptions(lab_password=LAB_PASSWORD, forwarded_for=True, think_s=0.3, backoff_s=0.25, max_backoff_s=2, retries=15)
         thread, box = run_in_background(lambda: simulate(server.url, 6, concurrency=6, opts=opts, max_seconds=120))
         time.sleep(1.5)
         subprocess.run(["pg_ctlcluster", version, cluster, "restart", "-m", "fast"], check=True, timeout=120)

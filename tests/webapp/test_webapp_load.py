@@ -36,8 +36,9 @@ def test_load_test_runs_and_its_database_audit_passes(kind, request, tmp_path):
     ref = result["reference"]
     assert ref["failures"] == 0 and ref["requests_per_s"] > 0 and result["image_reference"]["failures"] == 0
     assert ref["static_ms_per_answer"] > 0 and result["cpu"]["server_ms_per_answer"] > 0
-    # trials after the first are shown in place: 60 requests for 12 answers, not 70
-    assert ref["requests_per_answer"] <= 5.0
+    # trials after the first are shown in place: 60 requests for 12 answers, not 70; under
+    # --prod /lab takes its password first: 2 more requests per participant (62 for 12)
+    assert ref["requests_per_answer"] <= round(62 / 12, 2)
     assert "database check: OK" in proc.stdout and "reference (static file" in proc.stdout
 
 

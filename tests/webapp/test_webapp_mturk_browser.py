@@ -2,7 +2,8 @@
 frames the survey cross-site (http://localhost:B framing http://127.0.0.1:A) with the
 four MTurk parameters; the worker completes the survey in the frame and the worker site
 receives the externalSubmit POST with the right assignmentId. Preview creates no
-participant; a second assignment by the same worker is refused."""
+participant; a second assignment by a verified worker is refused; a forged assignment for
+a worker's id neither locks the real worker out nor reveals their session."""
 from __future__ import annotations
 
 from html import escape
@@ -123,9 +124,41 @@ def test_worker_completes_the_hit_inside_the_worker_site_frame(browser, survey, 
         assert (p.participant_id, p.completed_at is not None) == ("WORKERB1", True)
         assert all(t.answered_at for t in db.session.scalars(select(Trial).filter_by(participant_pk=p.id)))
 
-    # the same worker on another assignment of this study is refused
+    # once MTurk confirmed the first assignment (`camstudy mturk review`, or at start), the same
+    # worker on another assignment of this study is refused
+    with app.app_context():
+        p.verification = "verified"
+        db.session.merge(p)
+        db.session.commit()
     frame, _ = open_hit(page, worker_site, base, assignmentId="ASSIGNB2", hitId="HITB2", workerId="WORKERB1")
     frame.get_by_text("You have already taken part in this study").wait_for()
     assert participants(app) == 1
     context.close()
     assert not problems, problems  # no script errors, no CSP or framing violations
+
+
+def test_a_forged_assignment_neither_locks_out_nor_reveals_the_real_worker(browser, survey, worker_site):
+    """Attack in real browsers: someone opens the HIT URL with the real worker's workerId and
+    an invented assignmentId and consents; then the real worker accepts the HIT."""
+    app, base = survey
+    forger = browser.new_context(viewport={"width": 1100, "height": 900})
+    frame, _ = open_hit(forger.new_page(), worker_site, base, assignmentId="FORGEDB", hitId="HITB1",
+                        workerId="VICTIMB")
+    pass_consent_and_instructions(frame)
+    frame.get_by_role("radiogroup", name=QUESTIONS[0]).wait_for()
+
+    worker = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = worker.new_page()
+    problems = record_problems(page)
+    frame, hit_frame = open_hit(page, worker_site, base, assignmentId="REALB", hitId="HITB1", workerId="VICTIMB")
+    pass_consent_and_instructions(frame)  # not "You have already taken part"
+    frame.get_by_role("radiogroup", name=QUESTIONS[0]).wait_for()
+    with app.app_context():
+        rows = {p.claim: (p.token, p.consented_at is not None, p.verification)
+                for p in db.session.scalars(select(Participant).filter_by(participant_id="VICTIMB"))}
+    assert set(rows) == {"FORGEDB", "REALB"} and rows["FORGEDB"][0] != rows["REALB"][0]
+    assert rows["REALB"][0] in hit_frame.url and rows["FORGEDB"][0] not in hit_frame.url
+    assert all(consented and verification == "unverified" for _, consented, verification in rows.values())
+    forger.close()
+    worker.close()
+    assert not problems, problems

@@ -298,6 +298,38 @@ def test_review_apply_approves_passes_and_rejects_failures_only_with_reject(revi
     assert all(a.excluded_at is not None for a in assignments)
 
 
+def test_review_verifies_listed_assignments_and_qualifies_only_listed_workers(study_db, mturk, capsys):
+    """Attack: forged sessions (an invented assignment for a real worker, one for a worker
+    who never came) finish the survey; only MTurk's own listing verifies and qualifies."""
+    from webapp.db import Participant
+
+    app, url = study_db
+    stub_create(mturk, [9, 9, 2])
+    assert run(url, mturk, "create") == 0
+    _worker_takes_the_survey(app, "ASSIGNGOOD", "WGOOD", attention="A")
+    _worker_takes_the_survey(app, "FAKEGOOD", "WGOOD", attention="A")
+    _worker_takes_the_survey(app, "FAKEVICTIM", "VICTIM", attention="A")
+    mturk.add_response("list_assignments_for_hit", {"Assignments": [_submitted("ASSIGNGOOD", "WGOOD")],
+                                                    "NumResults": 1}, {"HITId": "HIT0", "MaxResults": 100})
+    for h in ("HIT1", "HIT2"):
+        mturk.add_response("list_assignments_for_hit", {"Assignments": [], "NumResults": 0},
+                           {"HITId": h, "MaxResults": 100})
+    mturk.add_response("approve_assignment", {}, {"AssignmentId": "ASSIGNGOOD", "RequesterFeedback": ANY})
+    mturk.add_response("associate_qualification_with_worker", {}, {  # WGOOD only, never VICTIM
+        "QualificationTypeId": "QUALSELF", "WorkerId": "WGOOD", "IntegerValue": 1, "SendNotification": False})
+    assert run(url, mturk, "review", "--apply") == 0
+    assert "2 survey session(s) claim assignments MTurk has not listed" in capsys.readouterr().out
+    engine = make_engine(url)
+    with Session(engine) as s:
+        got = {(p.participant_id, p.claim): p.verification for p in s.scalars(select(Participant))}
+    engine.dispose()
+    assert got == {("WGOOD", "ASSIGNGOOD"): "verified", ("WGOOD", "FAKEGOOD"): "unverified",
+                   ("VICTIM", "FAKEVICTIM"): "unverified"}
+    _, assignments = rows(url)
+    assert [(a.assignment_id, a.status, a.participant_pk is not None) for a in assignments] == [
+        ("ASSIGNGOOD", "Approved", True)]
+
+
 def test_reject_needs_a_message(study_db, mturk, capsys):
     _, url = study_db
     assert run(url, mturk, "review", "--apply", "--reject") == 2

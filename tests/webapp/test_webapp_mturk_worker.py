@@ -108,20 +108,132 @@ def test_same_assignment_resumes_where_the_worker_was(mturk_app):
     assert participants(mturk_app) == 1
 
 
-def test_a_second_assignment_by_the_same_worker_is_refused(mturk_app):
+def verification(app, worker: str) -> dict[str, str]:
+    """assignmentId (claim) -> verification of each session claiming this WorkerId."""
+    with app.app_context():
+        return {p.claim: p.verification for p in db.session.scalars(select(Participant).filter_by(participant_id=worker))}
+
+
+def verify(app, worker: str, assignment: str) -> None:
+    """What `camstudy mturk review` does once MTurk lists the assignment (tested there with Stubber)."""
+    with app.app_context():
+        p = db.session.scalar(select(Participant).filter_by(participant_id=worker, claim=assignment))
+        p.verification = "verified"
+        db.session.commit()
+
+
+def test_a_forged_assignment_never_returns_the_workers_token(mturk_app):
+    """Attack: the real worker has opened the HIT (not consented yet); someone else opens
+    the survey with the same workerId and an invented assignmentId."""
+    victim = start(mturk_app.test_client(), assignment="REALASSIGN", worker="VICTIM")
+    forged = start(mturk_app.test_client(), assignment="FAKE", worker="VICTIM")
+    assert forged != victim
+    assert verification(mturk_app, "VICTIM") == {"REALASSIGN": "unverified", "FAKE": "unverified"}
+
+
+def test_a_forged_assignment_that_consents_first_does_not_lock_the_worker_out(mturk_app):
+    """Attack: forged assignmentId for VICTIM, consented before the real worker arrives."""
+    attacker = Walker(mturk_app.test_client())
+    attacker.token = start(attacker.client, assignment="FAKE", worker="VICTIM")
+    attacker.consent_and_instructions()
+    real = Walker(mturk_app.test_client())
+    real.token = start(real.client, assignment="REALASSIGN", worker="VICTIM")
+    assert real.token != attacker.token
+    real.consent_and_instructions()
+    assert real.answer(0).status_code == 201
+    assert start(real.client, assignment="REALASSIGN", worker="VICTIM") == real.token  # resumes
+
+
+def test_a_second_assignment_by_a_verified_worker_is_refused(mturk_app):
     client = mturk_app.test_client()
     walker = Walker(client)
     walker.token = start(client, assignment="FIRST", worker="REPEAT1")
     walker.consent_and_instructions()
+    verify(mturk_app, "REPEAT1", "FIRST")
     r = client.get("/mturk/", query_string=params(assignment="SECOND", worker="REPEAT1"))
     assert r.status_code == 200 and "already taken part" in r.get_data(as_text=True)
     assert participants(mturk_app) == 1
+    assert start(client, assignment="FIRST", worker="REPEAT1") == walker.token  # their own assignment resumes
 
 
-def test_workers_of_listed_earlier_studies_are_refused(make_app, make_study, sqlite_url):
+def test_a_hit_that_is_not_the_studys_is_refused_once_hits_are_recorded(mturk_app):
+    from webapp.db import MTurkHIT, Study
+
+    with mturk_app.app_context():
+        study = db.session.scalars(select(Study)).one()
+        db.session.add(MTurkHIT(study_pk=study.id, sandbox=True, batch=1, batch_index=0, unique_request_token="t0",
+                                hit_id="H1", max_assignments=9, reward="1.00"))
+        db.session.commit()
+    assert mturk_app.test_client().get("/mturk/", query_string=params(hit="OTHERHIT")).status_code == 404
+    assert start(mturk_app.test_client(), hit="H1")
+    assert participants(mturk_app) == 1
+
+
+def test_the_same_assignment_with_another_hit_is_refused(mturk_app):
+    start(mturk_app.test_client(), assignment="A7", worker="W7", hit="H1")
+    r = mturk_app.test_client().get("/mturk/", query_string=params(assignment="A7", worker="W7", hit="H2"))
+    assert r.status_code == 403
+
+
+# --------------------------------------------------------------------------- checked with MTurk at start
+
+
+@pytest.fixture
+def mturk_stub():
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client("mturk", region_name="us-east-1", aws_access_key_id="testing",
+                          aws_secret_access_key="testing")
+    with Stubber(client) as stub:
+        yield stub
+        stub.assert_no_pending_responses()
+
+
+@pytest.fixture
+def verifying_app(make_app, make_study, sqlite_url, mturk_stub):
+    return make_app(sqlite_url, make_study(toml=TOML), CAMSTUDY_MTURK_VERIFY="1",
+                    CAMSTUDY_MTURK_CLIENT_FACTORY=lambda sandbox: mturk_stub.client)
+
+
+def record(assignment: str, worker: str, hit: str = "H1") -> dict:
+    return {"Assignment": {"AssignmentId": assignment, "WorkerId": worker, "HITId": hit,
+                           "AssignmentStatus": "Submitted"}}
+
+
+def test_mturk_confirms_the_assignment_at_start(verifying_app, mturk_stub):
+    mturk_stub.add_response("get_assignment", record("REAL1", "W1"), {"AssignmentId": "REAL1"})
+    start(verifying_app.test_client(), assignment="REAL1", worker="W1")
+    assert verification(verifying_app, "W1") == {"REAL1": "verified"}
+
+
+def test_an_assignment_mturk_gives_to_another_worker_is_refused_at_start(verifying_app, mturk_stub):
+    mturk_stub.add_response("get_assignment", record("REAL1", "SOMEONEELSE"), {"AssignmentId": "REAL1"})
+    r = verifying_app.test_client().get("/mturk/", query_string=params(assignment="REAL1", worker="VICTIM"))
+    assert r.status_code == 403 and participants(verifying_app) == 0
+
+
+def test_an_assignment_mturk_does_not_know_stays_unverified(verifying_app, mturk_stub):
+    mturk_stub.add_client_error("get_assignment", "RequestError", "Assignment FAKE does not exist.", 400,
+                                expected_params={"AssignmentId": "FAKE"})
+    start(verifying_app.test_client(), assignment="FAKE", worker="VICTIM")
+    assert verification(verifying_app, "VICTIM") == {"FAKE": "unverified"}
+
+
+def test_after_a_verified_start_a_forged_assignment_is_refused_as_a_repeat(verifying_app, mturk_stub):
+    mturk_stub.add_response("get_assignment", record("REAL1", "W1"), {"AssignmentId": "REAL1"})
+    walker = Walker(verifying_app.test_client())
+    walker.token = start(walker.client, assignment="REAL1", worker="W1")
+    walker.consent_and_instructions()
+    r = verifying_app.test_client().get("/mturk/", query_string=params(assignment="FAKE", worker="W1"))
+    assert "already taken part" in r.get_data(as_text=True) and participants(verifying_app) == 1
+
+
+def test_verified_workers_of_listed_earlier_studies_are_refused(make_app, make_study, sqlite_url):
     earlier = make_study(study_id="earlier-study", toml=TOML)
     app = make_app(sqlite_url, earlier)
     start(app.test_client(), worker="VETERAN")
+    verify(app, "VETERAN", "A1")
     later = make_study(study_id="later-study", toml=TOML + "[mturk]\nexclude_studies = ['earlier-study']\n")
     import_into(sqlite_url, later)
     r = app.test_client().get("/mturk/", query_string={**params(assignment="NEW", worker="VETERAN"), "study": "later-study"})
@@ -156,3 +268,16 @@ def test_unknown_mturk_key_is_rejected_at_import(make_study, sqlite_url, tmp_pat
                                   r"study.toml: unknown key 'rewrad' in \[mturk\] \(did you mean 'reward'\?\); expected one of: .*reward")
     assert_crowd_sections_refused(make_study(toml="[mturk]\nreward = 1\n"),
                                   r"\[mturk\] reward must be an amount in US dollars")
+
+
+def test_without_usable_aws_credentials_the_worker_goes_on_unverified(make_app, make_study, sqlite_url, monkeypatch):
+    monkeypatch.setenv("CAMSTUDY_MTURK_PROFILE", "no-such-profile-anywhere")
+    app = make_app(sqlite_url, make_study(toml=TOML), CAMSTUDY_MTURK_VERIFY="1")
+    start(app.test_client(), assignment="A9", worker="W9")
+    assert verification(app, "W9") == {"A9": "unverified"}
+
+
+def test_a_reload_of_a_verified_assignment_does_not_ask_mturk_again(verifying_app, mturk_stub):
+    mturk_stub.add_response("get_assignment", record("REAL1", "W1"), {"AssignmentId": "REAL1"})
+    client = verifying_app.test_client()
+    assert start(client, assignment="REAL1", worker="W1") == start(client, assignment="REAL1", worker="W1")

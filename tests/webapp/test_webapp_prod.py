@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from prod_server import start_prod
+from prod_server import LAB_PASSWORD, start_prod
 
 
 def test_healthz_says_ok_when_the_database_answers(client):
@@ -47,7 +47,8 @@ def test_serve_prod_and_simulate_cli(any_db_url, make_app, make_study, tmp_path,
     try:
         assert len(server.worker_pids()) == 2
         status = simulate_main(["--url", server.url, "--participants", "4", "--concurrency", "2",
-                                "--manifest", str(study), "--json", "--max-seconds", "120"])
+                                "--manifest", str(study), "--json", "--max-seconds", "120",
+                                "--lab-password", LAB_PASSWORD])
         summary = json.loads(capsys.readouterr().out)
         assert status == 0, summary
         assert summary["completed"] == 4 and summary["status_5xx"] == 0

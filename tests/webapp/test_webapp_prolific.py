@@ -2,6 +2,7 @@
 the browser is sent to the study's completion URL with its completion code."""
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -67,3 +68,100 @@ def test_prolific_source_needs_a_completion_code(make_study):
                                   r"\[prolific\] completion_code must be set")
     assert_crowd_sections_refused(make_study(toml="[prolific]\ncompletion_url = 'https://app.prolific.com/x'\n"),
                                   r"\[prolific\] completion_url must be an https:// URL containing \{code\}")
+
+
+def token_of(client, **overrides) -> str:
+    r = client.get("/prolific/", query_string={**ARGS, **overrides})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    return r.headers["Location"].split("/s/")[1].split("/")[0]
+
+
+def test_another_session_id_for_the_same_prolific_id_is_another_participant(prolific_app):
+    """Attack: a typed PROLIFIC_PID with an invented SESSION_ID must not find that person's session."""
+    real = token_of(prolific_app.test_client())
+    forged = token_of(prolific_app.test_client(), SESSION_ID="FORGED1")
+    assert forged != real
+    with prolific_app.app_context():
+        rows = {p.claim: p.verification for p in db.session.scalars(select(Participant))}
+    assert rows == {"SESS1": "unverified", "FORGED1": "unverified"}
+
+
+def test_prolific_source_needs_the_study_id(make_study):
+    assert_crowd_sections_refused(
+        make_study(toml="[recruitment]\nsources = ['prolific']\n[prolific]\ncompletion_code = 'C1'\n"),
+        r"\[prolific\] study_id must be set")
+
+
+class ProlificAPI:
+    """Prolific's submissions endpoint on loopback: GET /api/v1/submissions/<id>/ with a token."""
+
+    def __init__(self, submissions: dict[str, dict]) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        api = self
+        self.submissions = submissions  # tests may add one later (Prolific was down at arrival)
+        self.seen: list[tuple[str, str]] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                api.seen.append((self.path, self.headers.get("Authorization", "")))
+                m = re.fullmatch(r"/api/v1/submissions/([^/]+)/", self.path)
+                body = api.submissions.get(m.group(1)) if m and self.headers.get("Authorization") == "Token T0KEN" else None
+                data = json.dumps(body or {"error": {"title": "Not found"}}).encode()
+                self.send_response(200 if body else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+
+@pytest.fixture
+def checked_app(make_app, make_study, sqlite_url):
+    from webapp_helpers import serving
+
+    api = ProlificAPI({
+        "SESS1": {"id": "SESS1", "participant": ARGS["PROLIFIC_PID"], "study_id": "PSTUDY1", "status": "ACTIVE"},
+        "STOLEN": {"id": "STOLEN", "participant": "someoneelse0000000000000", "study_id": "PSTUDY1",
+                   "status": "ACTIVE"},
+    })
+    with serving(api.server):
+        yield make_app(sqlite_url, make_study(toml=TOML), CAMSTUDY_PROLIFIC_TOKEN="T0KEN",
+                       CAMSTUDY_PROLIFIC_API=api.url), api
+
+
+def test_prolific_confirms_the_submission_at_arrival(checked_app):
+    app, api = checked_app
+    token_of(app.test_client())
+    assert api.seen == [("/api/v1/submissions/SESS1/", "Token T0KEN")]
+    with app.app_context():
+        p = db.session.scalars(select(Participant)).one()
+        assert p.verification == "verified" and p.verified_at is not None
+
+
+def test_a_submission_of_someone_else_is_refused_and_an_unknown_one_stays_unverified(checked_app):
+    app, _ = checked_app
+    assert app.test_client().get("/prolific/", query_string={**ARGS, "SESSION_ID": "STOLEN"}).status_code == 403
+    token_of(app.test_client(), SESSION_ID="NOSUCHSESSION")
+    with app.app_context():
+        assert {p.claim: p.verification for p in db.session.scalars(select(Participant))} == {
+            "NOSUCHSESSION": "unverified"}
+
+
+def test_a_participant_prolific_could_not_confirm_at_arrival_is_checked_again_at_completion(checked_app):
+    app, api = checked_app
+    client = app.test_client()
+    walker = Walker(client)
+    walker.token = token_of(client, SESSION_ID="LATE1")  # Prolific has no record yet: unverified
+    api.submissions["LATE1"] = {"id": "LATE1", "participant": ARGS["PROLIFIC_PID"], "study_id": "PSTUDY1"}
+    walker.consent_and_instructions()
+    walker.finish()
+    with app.app_context():
+        p = db.session.scalars(select(Participant)).one()
+        assert p.verification == "verified" and p.completed_at is not None
+    assert [path for path, _ in api.seen] == ["/api/v1/submissions/LATE1/"] * 2

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from generator_inputs import demo_study_toml
-from prod_server import start_prod
+from prod_server import LAB_PASSWORD, start_prod
 from webapp_helpers import begin_lab_session_in_browser, migrate_and_import, record_problems
 
 pytestmark = [pytest.mark.slow]
@@ -71,7 +71,7 @@ def test_a_study_in_s3_is_served_with_presigned_urls_to_a_real_browser(s3_study,
         images: list[tuple[str, int, dict]] = []
         page.on("response", lambda r: images.append((r.url, r.status, r.all_headers()))
                 if r.request.resource_type == "image" else None)
-        begin_lab_session_in_browser(page, server.url, "S3-BROWSER")
+        begin_lab_session_in_browser(page, server.url, "S3-BROWSER", LAB_PASSWORD)
         for _ in range(3):  # 2 pairs + 1 attention check
             page.get_by_role("radiogroup", name=QUESTIONS[0]).get_by_role("radio", name="Image A").check()
             page.get_by_role("radiogroup", name=QUESTIONS[1]).get_by_role("radio", name="Image B").check()

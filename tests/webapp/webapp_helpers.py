@@ -173,9 +173,13 @@ def record_problems(page) -> list[str]:
     return problems
 
 
-def begin_lab_session_in_browser(page, base: str, participant_id: str) -> None:
-    """In a real browser, as a participant would: the lab page, then consent and instructions."""
+def begin_lab_session_in_browser(page, base: str, participant_id: str, lab_password: str | None = None) -> None:
+    """In a real browser, as a participant would: the lab page (unlocked with ``lab_password``
+    first, as on a server under --prod), then consent and instructions."""
     page.goto(f"{base}/lab")
+    if lab_password:
+        page.get_by_label("Lab password").fill(lab_password)
+        page.get_by_role("button", name="Unlock").click()
     page.get_by_label("Participant id").fill(participant_id)
     page.get_by_role("button", name="Start session").click()
     pass_consent_and_instructions(page)

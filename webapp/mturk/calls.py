@@ -38,7 +38,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {value!r}")
 
 
-def make_client(sandbox: bool, profile: str | None = None):
+def make_client(sandbox: bool, profile: str | None = None, timeouts: tuple[int, int] = (10, 30)):
     """A boto3 ``mturk`` client on the sandbox or live endpoint, credentials from the AWS chain."""
     import boto3
     from botocore.config import Config
@@ -47,7 +47,7 @@ def make_client(sandbox: bool, profile: str | None = None):
     return session.client(
         "mturk", region_name=REGION, endpoint_url=SANDBOX_ENDPOINT if sandbox else LIVE_ENDPOINT,
         # Our own loop below retries throttling (visible, testable); botocore's would multiply it.
-        config=Config(retries={"total_max_attempts": 1}, connect_timeout=10, read_timeout=30),
+        config=Config(retries={"total_max_attempts": 1}, connect_timeout=timeouts[0], read_timeout=timeouts[1]),
     )
 
 

@@ -215,7 +215,11 @@ def excluded_qualifications(ctx: Context) -> list[Any]:
 
 
 def grant_exclusion(ctx: Context, rows: list[MTurkAssignment]) -> None:
-    """Give each worker the study's qualification once, so they cannot accept its HITs again."""
+    """Give each worker the study's qualification once, so they cannot accept its HITs again.
+
+    Only workers MTurk itself listed with an assignment of the study's HITs (``rows``
+    come from ListAssignmentsForHIT, never from the survey's own, typed, ids): a forged
+    WorkerId in a survey URL can never earn someone the qualification."""
     if not ctx.cfg["exclude_participants"]:
         return
     pending = [a for a in rows if a.excluded_at is None]
@@ -374,10 +378,26 @@ def _store_assignment(ctx: Context, row: MTurkHIT, a: dict[str, Any]) -> None:
     stored.status = a["AssignmentStatus"]
     stored.submitted_at = _naive(a.get("SubmitTime")) or stored.submitted_at
     stored.synced_at = utcnow()
+    verify_participant(ctx, row, stored)
+
+
+def verify_participant(ctx: Context, row: MTurkHIT, assignment: MTurkAssignment) -> None:
+    """Tie the survey session claiming this assignment to MTurk's record of it.
+
+    MTurk listed (AssignmentId, WorkerId) under this HIT: the participant with that
+    WorkerId and claim is "verified" when the hitId they arrived with is this HIT
+    ("rejected" otherwise). Sessions claiming assignments MTurk never lists stay
+    "unverified": typed ids, or assignments returned before submission.
+    """
     participant = ctx.session.scalar(select(Participant).filter_by(
-        study_pk=ctx.study.id, source="mturk", participant_id=a["WorkerId"]))
-    if participant is not None and (participant.source_data or {}).get("assignmentId") == a["AssignmentId"]:
-        stored.participant_pk = participant.id
+        study_pk=ctx.study.id, source="mturk", participant_id=assignment.worker_id, claim=assignment.assignment_id))
+    if participant is None:
+        return
+    matches = (participant.source_data or {}).get("hitId") == row.hit_id
+    if participant.verification != ("verified" if matches else "rejected"):
+        participant.verification, participant.verified_at = ("verified" if matches else "rejected"), utcnow()
+    if matches:
+        assignment.participant_pk = participant.id
 
 
 def status(ctx: Context) -> int:
@@ -442,6 +462,11 @@ def review(ctx: Context, reject_message: str | None) -> int:
                 decisions.append(decide(ctx.session, a, ctx.cfg["min_attention_correct"], reject_message is not None))
     if not decisions:
         ctx.say("no submitted assignments to review")
+    unverified = ctx.session.scalar(select(func.count(Participant.id)).where(
+        Participant.study_pk == ctx.study.id, Participant.source == "mturk", Participant.verification != "verified"))
+    if unverified:
+        ctx.say(f"{unverified} survey session(s) claim assignments MTurk has not listed under the study's HITs "
+                "(unverified: typed or forged ids, or not submitted yet); the report leaves them out")
     for d in decisions:
         ctx.say(f"{d.action:<8} {d.assignment.assignment_id} worker {d.assignment.worker_id}: {d.reason}")
     held = sum(1 for d in decisions if d.action == "hold")

@@ -50,6 +50,7 @@ def allowed_submit_to(turk_submit_to: str) -> bool:
 
 class MTurkSource(Source):
     name = "mturk"
+    initial_verification = "unverified"
 
     def frame_ancestors(self) -> str:
         return " ".join(worker_origins())
