@@ -274,6 +274,7 @@ class SimulatedParticipant:
     def start(self) -> str:
         text: str | None
         text, resp = self.page("lab")
+        self.check_cookies(resp)
         if resp.status_code == 403 or 'name="password"' in text:
             if not self.opts.lab_password:
                 raise SimulationError("/lab is locked (a server with crowd sources or --prod needs the lab "

@@ -9,7 +9,7 @@ import re
 import pytest
 import requests
 
-from prod_server import start_prod
+from prod_server import LAB_PASSWORD, start_prod
 from webapp_helpers import build_study, csrf_of, migrate_and_import
 
 pytestmark = pytest.mark.slow
@@ -83,7 +83,7 @@ def test_simulate_explains_the_secure_cookie_refusal(study_db, capsys):
                         extra_env={"CAMSTUDY_COOKIE_SECURE": "1"})
     try:
         status = simulate_main(["--url", server.url, "--participants", "2", "--concurrency", "2",
-                                "--max-seconds", "30", "--no-progress"])
+                                "--max-seconds", "30", "--no-progress", "--lab-password", LAB_PASSWORD])
     finally:
         server.stop()
     err = capsys.readouterr().err
