@@ -104,7 +104,10 @@ def analyse(data: Path, out: Path, limit: int | None) -> None:
     with out.open("a") as fh:
         for path in files[:limit]:
             manifest = read_manifest(path.with_suffix(".manifest.json"))
-            study, _ = run(read_responses(path), manifest, AnalysisConfig())
+            try:  # this checkout's analyse() may have the switch for the sensitivity models
+                study, _ = run(read_responses(path), manifest, AnalysisConfig(), sensitivity=False)
+            except TypeError:
+                study, _ = run(read_responses(path), manifest, AnalysisConfig())
             fh.write(json.dumps({"study": path.stem, **record(study)}) + "\n")
             fh.flush()
 

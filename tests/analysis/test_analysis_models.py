@@ -70,8 +70,13 @@ def test_mixed_model_error_is_the_fixed_effect_block_of_the_inverse_log_posterio
     cov = np.linalg.inv(hessian[np.ix_(keep, keep)])
     se = np.sqrt(np.diag(cov)[:2])
     assert np.log(result.odds_ratio) == pytest.approx(fit.fe_mean[0], abs=1e-4)
-    assert log_se(result) == pytest.approx(se[0], rel=1e-4)
-    assert result.pvalue == pytest.approx(2 * stats.norm.sf(abs(fit.fe_mean[0]) / se[0]), rel=1e-3)
+    assert log_se(result, stats.t.ppf(0.975, result.df)) == pytest.approx(se[0], rel=1e-4)
+    assert result.pvalue == pytest.approx(2 * stats.t.sf(abs(fit.fe_mean[0]) / se[0], result.df),
+                                          rel=1e-3)
+    # The t reference's df come from the fitted variance components (models.crossed_df).
+    sds = np.exp(fit.vcp_mean)
+    assert result.participant_sd == pytest.approx(sds[0]) and result.pair_sd == pytest.approx(sds[1])
+    assert 7 <= result.df <= 19 + 7
 
 
 def test_mixed_model_gives_the_same_numbers_on_every_run(study):
@@ -89,11 +94,10 @@ def test_gee_fallback_equals_statsmodels_two_way_cluster_robust_logistic_regress
     assert result.odds_ratio == pytest.approx(np.exp(fit.params[0]), rel=1e-10)
     assert (result.interval.low, result.interval.high) == pytest.approx((low, high), rel=1e-10)
     assert result.pvalue == pytest.approx(fit.pvalues[0], rel=1e-10)
-    assert result.side_pvalue == pytest.approx(fit.pvalues[1], rel=1e-10)
     # Student's t on min(20 participants, 8 pairs) - 1 = 7 degrees of freedom.
     t = np.log(result.odds_ratio) / log_se(result, stats.t.ppf(0.975, 7))
     assert result.pvalue == pytest.approx(2 * stats.t.sf(abs(t), 7), rel=1e-10)
-    assert "7 df" in result.description
+    assert result.df == 7 and "7.0 df" in result.interval.method
 
 
 def test_area_regression_equals_statsmodels_bias_reduced_gee_clustered_by_pair(tmp_path):

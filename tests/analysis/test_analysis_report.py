@@ -47,8 +47,12 @@ def test_html_is_self_contained_and_opens_with_the_headline(report_dir):
     assert "http://" not in html and "https://" not in html
     assert html.count("data:image/png;base64,") >= 4
     headline = html.index('id="headline"')
-    assert html.index("Grad-CAM was judged larger in") > headline
+    assert html.index("Grad-CAM chosen with probability") > headline
     assert headline < html.index('id="flow"')
+    # The first figure is the clustered estimates, right after the decision.
+    first_figure = html.index("data:image/png;base64,")
+    assert html.index("Clustered estimates") < first_figure + 2000
+    assert html.index('id="flow"') > first_figure
 
 
 def test_nothing_written_contains_a_participant_id(study_dir, report_dir):
@@ -63,8 +67,10 @@ def test_results_json_holds_the_numbers_and_which_model_ran(report_dir):
     doc = json.loads((report_dir / "results.json").read_text())
     assert doc["kind"] == "camstudy-results" and doc["format_version"] == 1
     larger = next(q for q in doc["questions"] if q["question"] == "larger")
-    assert larger["proportion"]["test"]["type"] == "BinomialResult"
     assert larger["model"]["model"] in ("mixed", "gee")
+    assert 0 < larger["model"]["probability"] < 1 and larger["model"]["estimand"]
+    assert [d["question"] for d in doc["decisions"]] == ["larger", "focused"]
+    assert "BinomialResult" not in json.dumps(doc)  # no judgment-level test anywhere
     assert doc["flow"]["steps"][-1]["label"] == "Analysed"
 
 
@@ -119,8 +125,8 @@ def test_report_renders_in_chromium_without_console_errors(browser, report_dir, 
     page.on("pageerror", lambda e: problems.append(str(e)))
     page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
     page.goto((report_dir / "report.html").as_uri())
-    assert page.locator("h2").first.inner_text() == "Headline findings"
-    assert "Grad-CAM was judged larger in" in page.locator("#headline").inner_text()
+    assert page.locator("h2").first.inner_text() == "Pre-registered decision"
+    assert "Grad-CAM chosen with probability" in page.locator("#headline").inner_text()
     images = page.locator("img")
     assert images.count() >= 4
     assert all(images.nth(i).evaluate("i => i.complete && i.naturalWidth > 0")
