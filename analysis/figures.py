@@ -155,19 +155,36 @@ def build_examples(examples: list[dict], study_dir: Path) -> Figure | None:
     return fig
 
 
-def text_boxes(fig: Figure) -> list[tuple[str, object]]:
-    """(text, window extent) of every visible, non-empty text drawn in the figure."""
-    fig.canvas.draw() if hasattr(fig.canvas, "draw") else None
-    renderer = fig.canvas.get_renderer()
-    out = []
-    for t in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "get_window_extent")):
-        if t.get_visible() and t.get_text().strip():
-            out.append((t.get_text(), t.get_window_extent(renderer)))
-    return out
+def text_boxes(fig: Figure) -> list[tuple[str, object, object]]:
+    """(text, window extent, its Axes or None) of every non-empty text actually drawn."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    drawn = []
+    original = Text.draw
+
+    def recording(self, renderer):
+        original(self, renderer)
+        if self.get_visible() and self.get_text().strip():
+            drawn.append((self.get_text(), self.get_window_extent(renderer), self.axes))
+
+    Text.draw = recording  # only while this figure is drawn, to see what really is drawn
+    try:
+        FigureCanvasAgg(fig).draw()
+    finally:
+        Text.draw = original
+    return drawn
 
 
 def overlapping_labels(fig: Figure) -> list[tuple[str, str]]:
-    """Pairs of drawn texts whose boxes overlap (tests assert there are none)."""
-    boxes = text_boxes(fig)
-    return [(a, b) for i, (a, ba) in enumerate(boxes) for b, bb in boxes[i + 1:]
-            if ba.overlaps(bb) and ba.width > 0 and bb.width > 0]
+    """Texts whose boxes overlap each other, or overlap another panel's plotting area."""
+    boxes = [(t, b, ax) for t, b, ax in text_boxes(fig) if b.width > 0 and b.height > 0]
+    out = [(a, b) for i, (a, ba, _) in enumerate(boxes) for b, bb, _ in boxes[i + 1:]
+           if ba.overlaps(bb)]
+    for ax in fig.axes:
+        if not ax.axison:
+            continue  # image panels: their titles sit on the (empty) frame by design
+        area = ax.get_window_extent()
+        out += [(text, f"the plotting area of '{ax.get_title() or 'a panel'}'")
+                for text, box, owner in boxes if owner is not ax and box.overlaps(area)]
+    return out

@@ -76,7 +76,7 @@ def within(rate, target, n):
     return abs(rate - target) <= 3 * np.sqrt(target * (1 - target) / n)
 
 
-def test_every_p_value_holds_its_level_under_the_null(null_runs):
+def test_every_p_value_holds_its_level_under_the_null(null_runs, artifact_dir):
     paths = sorted({k for r in null_runs for k in r["pvalues"] if not k.endswith(".adjusted")})
     # The decision, the model per question, position (per question and pooled), agreement
     # with the objective metric and the area regression: nothing may be left unchecked.
@@ -88,6 +88,8 @@ def test_every_p_value_holds_its_level_under_the_null(null_runs):
         found = [r["pvalues"][path] for r in null_runs if path in r["pvalues"]]
         assert len(found) >= 0.9 * NULL_STUDIES, path  # computed in (almost) every study
         rates[path] = np.mean(np.array(found) < ALPHA)
+    (artifact_dir / "analysis-calibration.txt").write_text("".join(
+        f"{v:6.1%}  {k}\n" for k, v in rates.items()))
     outside = {k: v for k, v in rates.items() if not within(v, ALPHA, NULL_STUDIES)}
     assert outside == {}, rates
 
