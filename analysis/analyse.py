@@ -72,6 +72,7 @@ class StudyResults:
     notes: tuple[str, ...]
     evaluation: object = None  # EvaluationComparison | Skipped; None without evaluation.json
     exclusion_sensitivity: tuple = ()  # ExclusionSensitivity, ...
+    preregistration: object = None     # PreregistrationCheck; None without --preregistration
 
 
 def attempt(what: str, func, *args, **kwargs):

@@ -156,3 +156,37 @@ def test_class_column_missing_skips_only_the_breakdown(tmp_path):
     assert any("class_name" in n and "per-class breakdown" in n for n in responses.notes)
     q = analyse(responses, None, AnalysisConfig(mixed_model=False))[0].questions[0]
     assert isinstance(q.classes, Skipped) and q.proportion.counts.gradcam == 6
+
+
+def test_default_attention_rule_keeps_attentive_people_and_drops_careless_ones():
+    # The attack on the old default (no failed answer allowed, each question of a check
+    # trial counted): 4 check trials x 2 questions gave 8 chances to slip, and 7 of 30
+    # attentive simulated people were excluded.
+    from analysis.load import prepare
+    from analysis.simulate import SimulationSpec, simulate_responses
+
+    attentive = prepare(simulate_responses(SimulationSpec(
+        participants=30, pairs=6, attention_checks=4, seed=1)), "s").frame
+    checks = attentive[attentive["is_attention_check"]]
+    old_rule = checks["attention_correct"].eq(False).groupby(checks["participant_id"]).sum() > 0
+    assert old_rule.sum() >= 4  # what the old default would have excluded
+    _, flow = apply_exclusions(attentive, AnalysisConfig())
+    assert flow.analysed >= 29
+    assert "failed more than 1 attention-check trial(s)" in flow.steps[-2].label
+    careless = prepare(simulate_responses(SimulationSpec(
+        participants=30, pairs=6, attention_checks=4, careless_rate=1.0, seed=2)), "s").frame
+    _, flow = apply_exclusions(careless, AnalysisConfig())
+    assert flow.analysed <= 6   # answering at random fails 3 of 4 check trials on average
+
+
+def test_a_check_trial_counts_once_however_many_questions_it_asks():
+    rows = counts_rows({"p": (3, 1, 0)})
+    rows += [attention("p", False, question="larger"), attention("p", False, question="focused")]
+    for r in rows[-2:]:
+        r["pair_id"] = "att1"
+    _, flow = apply_exclusions(frame_of(rows), AnalysisConfig(max_failed_attention_checks=1))
+    assert flow.analysed == 1   # one failed trial (two wrong answers) is within the tolerance
+    rows += [attention("p", False)]
+    rows[-1]["pair_id"] = "att2"
+    _, flow = apply_exclusions(frame_of(rows), AnalysisConfig(max_failed_attention_checks=1))
+    assert flow.analysed == 0
