@@ -58,6 +58,7 @@ class Decision:
     pvalue: float
     adjusted: float
     reject: bool
+    equivalence: object = None   # models.Equivalence (TOST, not multiplicity-corrected)
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,8 @@ def sensitivity_models(frame, question, config) -> tuple[Sensitivity, ...]:
     return tuple(out)
 
 
-def decide(results: list[QuestionResults], alpha: float) -> tuple[Decision, ...]:
+def decide(results: list[QuestionResults], alpha: float,
+           margin: float | None = None) -> tuple[Decision, ...]:
     """Holm across the primary questions on the pre-registered model's p-values."""
     found = [r for r in results if r.primary and not isinstance(r.model, Skipped)]
     if not found:
@@ -174,7 +176,8 @@ def decide(results: list[QuestionResults], alpha: float) -> tuple[Decision, ...]
     reject, adjusted, _, _ = multipletests([r.model.pvalue for r in found], alpha=alpha,
                                            method="holm")
     return tuple(Decision(r.question, r.model.model, r.model.estimand, r.model.probability,
-                          r.model.probability_interval, r.model.pvalue, float(a), bool(j))
+                          r.model.probability_interval, r.model.pvalue, float(a), bool(j),
+                          None if margin is None else models.equivalence(r.model, margin, alpha))
                  for r, a, j in zip(found, adjusted, reject))
 
 
@@ -218,7 +221,7 @@ def analyse(responses: Responses, manifest: Manifest | None, config: AnalysisCon
         questions=tuple(results),
         position_all=attempt("position bias", position.position_bias, frame,
                              confidence=config.confidence),
-        decisions=decide(results, config.alpha), notes=tuple(notes),
+        decisions=decide(results, config.alpha, config.equivalence_margin), notes=tuple(notes),
         evaluation=objective_evaluation(frame, manifest, pairs, [r.question for r in results], config),
         exclusion_sensitivity=(exclusion_sensitivity(responses.frame, config)
                                if sensitivity else ()))

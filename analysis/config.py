@@ -36,6 +36,8 @@ class AnalysisConfig:
     # Fit the mixed-effects model (slow on very large exports; GEE runs otherwise).
     mixed_model: bool = True
     seed: int = 0
+    # TOST: the methods count as equivalent when the probability lies within 1/2 +- this.
+    equivalence_margin: float = 0.05
 
     @property
     def confidence(self) -> float:
@@ -53,6 +55,7 @@ EXPECTED = {
     "min_median_rt_ms": "a number of milliseconds >= 0",
     "mixed_model": "true or false",
     "seed": "a whole number",
+    "equivalence_margin": "a probability margin between 0 and 0.5, e.g. 0.05",
 }
 
 
@@ -120,6 +123,10 @@ def _check(key: str, value, source: str):
         if not isinstance(value, bool):
             raise bad()
         return value
+    if key == "equivalence_margin":
+        if not is_number or not 0 < value < 0.5:
+            raise bad()
+        return float(value)
     if key == "min_median_rt_ms":
         if not is_number or value < 0:
             raise bad()

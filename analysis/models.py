@@ -47,6 +47,7 @@ class ModelResult:
     interval: Interval
     pvalue: float              # intercept = 0, i.e. probability = 1/2
     df: float                  # of the t reference
+    se: float                  # of the intercept (log-odds)
     side_odds_ratio: float     # Grad-CAM shown as A vs as B (tested in the position section)
     side_interval: Interval
     observations: int
@@ -57,6 +58,28 @@ class ModelResult:
     pair_sd: float | None = None
     side_sd: float | None = None          # random side slope, sensitivity model only
     note: str = ""             # e.g. why the fallback ran
+
+
+@dataclass(frozen=True)
+class Equivalence:
+    """Two one-sided tests (TOST) that the probability lies within 1/2 +- margin."""
+
+    margin: float              # probability points around 1/2
+    pvalue: float              # the larger of the two one-sided p-values
+    interval: Interval         # the (1 - 2 alpha) interval, on the probability scale
+    equivalent: bool
+
+
+def equivalence(model: ModelResult, margin: float, alpha: float) -> Equivalence:
+    """TOST on the intercept, with the model's own t reference: equivalent when both
+    one-sided tests reject, i.e. when the (1 - 2 alpha) interval lies inside the margin."""
+    beta, se, df = np.log(model.odds_ratio), model.se, model.df
+    low, high = np.log((0.5 - margin) / (0.5 + margin)), np.log((0.5 + margin) / (0.5 - margin))
+    p = max(stats.t.sf((beta - low) / se, df), stats.t.cdf((beta - high) / se, df))
+    q = stats.t.ppf(1 - alpha, df)
+    interval = Interval(float(expit(beta - q * se)), float(expit(beta + q * se)), 1 - 2 * alpha,
+                        f"t with {df:.1f} df")
+    return Equivalence(margin, float(p), interval, bool(p < alpha))
 
 
 def model_rows(frame: pd.DataFrame, question: str, ties: str = "exclude") -> pd.DataFrame:
@@ -123,7 +146,7 @@ def _summarise(model, description, params, bse, confidence, rows, df, ties, note
         probability=float(expit(params[0])), probability_interval=interval(0, expit),
         odds_ratio=float(np.exp(params[0])), interval=interval(0),
         pvalue=float(2 * stats.t.sf(abs(params[0] / bse[0]), df)), df=float(df),
-        side_odds_ratio=float(np.exp(params[1])), side_interval=interval(1),
+        se=float(bse[0]), side_odds_ratio=float(np.exp(params[1])), side_interval=interval(1),
         observations=len(rows), participants=int(rows["participant_id"].nunique()),
         pairs=int(rows["pair_id"].nunique()), ties=ties, participant_sd=participant_sd,
         pair_sd=pair_sd, side_sd=side_sd, note=note,

@@ -64,7 +64,7 @@ def ordinal_model(frame: pd.DataFrame, question: str, confidence: float = 0.95) 
                   "of the 'about the same' band, ties kept as the middle answer"),
         probability=float(expit(est)), probability_interval=interval(expit),
         odds_ratio=float(np.exp(est)), interval=interval(np.exp),
-        pvalue=float(2 * stats.t.sf(abs(est / se), df)), df=float(df),
+        pvalue=float(2 * stats.t.sf(abs(est / se), df)), df=float(df), se=se,
         side_odds_ratio=float(np.exp(params[0])),
         side_interval=Interval(float(np.exp(params[0] - q * side_se)),
                                float(np.exp(params[0] + q * side_se)), confidence, method),

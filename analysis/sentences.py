@@ -49,6 +49,18 @@ def decision_line(d: Decision, alpha: float) -> str:
             f"{verdict}.")
 
 
+def equivalence_line(d: Decision) -> str:
+    e = d.equivalence
+    if e is None:
+        return ""
+    points = f"{100 * e.margin:.0f} percentage points"
+    verdict = ("the methods are equivalent within this margin" if e.equivalent
+               else "equivalence within this margin is not shown")
+    return (f"Equivalence (two one-sided t-tests, margin 50% ± {points}): "
+            f"{pct(e.interval.level)} CI {pct(e.interval.low)}–{pct(e.interval.high)}, "
+            f"{fmt_p(e.pvalue)}: {verdict}.")
+
+
 def estimand_line(d: Decision, q: QuestionResults) -> str:
     m = q.model
     return (f"Estimand: {d.estimand}. Model: {MODEL_NAMES.get(m.model, m.model)}, "
@@ -106,3 +118,45 @@ def summary_lines(study: StudyResults) -> list[str]:
         if q.primary and isinstance(q.model, Skipped):
             lines.append(f"  '{q.question}': not decided ({q.model.reason}).")
     return lines
+
+
+def methods_paragraph(study: StudyResults) -> str:
+    """A methods paragraph ready to paste, from what actually ran."""
+    import statsmodels
+
+    from camstudy import __version__
+
+    cfg, flow = study.config, study.flow.steps
+    excluded = "; ".join(f"{s.label.removeprefix('Excluded: ')}: {count(s.participants)}"
+                         for s in flow if s.label.startswith("Excluded"))
+    models_run = {q.model.model for q in study.questions if q.primary and not isinstance(q.model, Skipped)}
+    ties = ("with 'about the same' answers set aside" if cfg.ties == "exclude"
+            else "with each 'about the same' answer counted as half a choice of each method")
+    if models_run == {"gee"}:
+        model = ("a logistic regression of choosing Grad-CAM over HiResCAM on the side Grad-CAM "
+                 "was shown on (coded ±½), with standard errors cluster-robust for participant and "
+                 "pair (two-way) and Student's t on min(participants, pairs) − 1 degrees of freedom")
+    else:
+        model = ("a mixed-effects logistic regression of choosing Grad-CAM over HiResCAM with random "
+                 "intercepts for participant and pair and a fixed effect for the side Grad-CAM was "
+                 "shown on (coded ±½), fitted with statsmodels' BinomialBayesMixedGLM; standard "
+                 "errors came from the Laplace curvature of the joint posterior at the fit and tests "
+                 "used Student's t with Satterthwaite-type degrees of freedom from the variance "
+                 "components")
+    questions = ", ".join(f"'{q}'" for q in cfg.primary_questions)
+    return (
+        f"We analysed {count(flow[-1].participants)} of {count(flow[0].participants)} participants "
+        f"({count(flow[-1].answers)} answers) after the pre-registered exclusions"
+        f"{f' ({excluded})' if excluded else ''}; a participant failed an attention-check trial "
+        f"when any of its answers was wrong, and at most {cfg.max_failed_attention_checks} failed "
+        f"trial(s) were allowed. For each primary question ({questions}) we fitted {model}, {ties}. "
+        f"We report the estimated probability that a typical participant chooses Grad-CAM on a "
+        f"typical pair, with {pct(cfg.confidence)} confidence intervals, and tested it against 50% "
+        f"with Holm's correction across the {len(cfg.primary_questions)} primary questions at "
+        f"α = {cfg.alpha:g}; equivalence within ±{100 * cfg.equivalence_margin:.0f} percentage "
+        f"points was tested with two one-sided tests. Position bias was tested with the side term "
+        f"of a logistic regression with standard errors clustered by participant and pair. "
+        f"Sensitivity analyses refitted the model with a random side slope per participant, with "
+        f"the other handling of ties, as a population-averaged GEE, as an ordinal model with ties "
+        f"as the middle category, and under alternative exclusion rules. Analyses used camstudy "
+        f"{__version__} and statsmodels {statsmodels.__version__}.")

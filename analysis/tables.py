@@ -93,7 +93,9 @@ def write_tables(study: StudyResults, frame: pd.DataFrame, out: Path) -> list[Pa
     }
     if study.evaluation is not None and not isinstance(study.evaluation, Skipped):
         tables["evaluation_pairs.csv"] = evaluation.pair_table(study.evaluation)
-    written = []
+    from analysis.sentences import methods_paragraph
+    (out / "methods.txt").write_text(methods_paragraph(study) + "\n", encoding="utf-8")
+    written = [out / "methods.txt"]
     for name, table in tables.items():
         path = out / name
         table.to_csv(path, index=False)

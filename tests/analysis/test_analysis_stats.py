@@ -93,7 +93,7 @@ def test_holm_decision_equals_statsmodels_multipletests(study):
     result, _ = analyse(responses, None, AnalysisConfig(mixed_model=False), sensitivity=False)
     expected = multipletests([d.pvalue for d in result.decisions], method="holm")[1]
     assert [d.adjusted for d in result.decisions] == pytest.approx(list(expected), abs=TOL)
-    assert decide(list(result.questions), 0.05) == result.decisions
+    assert decide(list(result.questions), 0.05, 0.05) == result.decisions
     assert [d.pvalue for d in result.decisions] == [q.model.pvalue for q in result.questions]
 
 
@@ -131,3 +131,14 @@ def test_ordinal_model_estimate_is_minus_the_centre_of_the_threshold_band(study)
     result = ordinal.ordinal_model(study, "larger")
     assert result.probability == pytest.approx(expit(-(t1 + t2) / 2), abs=1e-4)
     assert result.probability_interval.low < result.probability < result.probability_interval.high
+
+
+def test_tost_is_the_larger_one_sided_p_and_matches_the_90_percent_interval(study):
+    m = models.mixed_model(study, "larger")
+    eq = models.equivalence(m, 0.2, 0.05)
+    beta, lo, hi = np.log(m.odds_ratio), np.log(0.3 / 0.7), np.log(0.7 / 0.3)
+    p1 = stats.t.sf((beta - lo) / m.se, m.df)
+    p2 = stats.t.cdf((beta - hi) / m.se, m.df)
+    assert eq.pvalue == pytest.approx(max(p1, p2))
+    inside = 0.3 < eq.interval.low and eq.interval.high < 0.7
+    assert eq.equivalent == inside and eq.interval.level == pytest.approx(0.9)
