@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
-from analysis import (agreement, breakdown, clustered, evaluation, models, objective, ordinal,
-                      position, proportion)
+from analysis import (agreement, breakdown, clustered, evaluation, models, objective, order,
+                      ordinal, position, proportion)
 from analysis.config import AnalysisConfig
 from analysis.errors import AnalysisError, NotComputable
 from analysis.exclusions import Flow, apply_exclusions
@@ -43,6 +43,8 @@ class QuestionResults:
     objective: object       # ObjectiveAgreementResult | Skipped
     area: object            # AreaRegressionResult | Skipped
     classes: object         # tuple[ClassResult, ...] | Skipped
+    order: object = None    # OrderResult | Skipped
+    times: object = None    # ResponseTimes | Skipped
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,8 @@ def analyse_question(frame, question, config, pairs, sensitivity: bool = True) -
               run("area regression", objective.area_regression, frame, pairs, question,
                   confidence=conf)),
         classes=run("per-class breakdown", breakdown.per_class, frame, question, conf),
+        order=run("trial order", order.trial_order, frame, question, conf),
+        times=run("response times", order.response_times, frame, question),
     )
 
 

@@ -117,7 +117,7 @@ def skipped_parts(study: StudyResults) -> list[tuple[str, Skipped]]:
     out = []
     for q in study.questions:
         for name in ("proportion", "participant", "pairs", "model", "position", "agreement",
-                     "reliability", "objective", "area", "classes"):
+                     "reliability", "objective", "area", "classes", "order", "times"):
             part = getattr(q, name)
             if isinstance(part, Skipped):
                 out.append((q.question, part))

@@ -77,12 +77,14 @@ def within(rate, target, n):
 
 
 def test_every_p_value_holds_its_level_under_the_null(null_runs, artifact_dir):
-    paths = sorted({k for r in null_runs for k in r["pvalues"] if not k.endswith(".adjusted")})
+    # (Equivalence tests have the opposite null; test_tost_holds_its_level_at_the_margin.)
+    paths = sorted({k for r in null_runs for k in r["pvalues"]
+                    if not k.endswith(".adjusted") and ".equivalence." not in k})
     # The decision, the model per question, position (per question and pooled), agreement
     # with the objective metric and the area regression: nothing may be left unchecked.
     assert {"decisions[larger].pvalue", "questions[larger].position.pvalue",
             "position_all.pvalue", "questions[focused].objective.pvalue",
-            "questions[larger].area.pvalue"} <= set(paths)
+            "questions[larger].area.pvalue", "questions[focused].order.pvalue"} <= set(paths)
     rates = {}
     for path in paths:
         found = [r["pvalues"][path] for r in null_runs if path in r["pvalues"]]
@@ -119,3 +121,29 @@ def test_tie_rate_intervals_cover_the_population_tie_rate(null_runs):
 def test_the_headline_finds_a_real_effect(effect_runs):
     power = np.mean([r["pvalues"]["decisions[larger].adjusted"] < ALPHA for r in effect_runs])
     assert power >= 0.6
+
+
+def tost_at_margin(seed):
+    """A study whose true probability lies exactly on the equivalence margin (0.7 of 0.5 +- 0.2)."""
+    import warnings
+
+    from analysis import models
+    from analysis.load import prepare
+    from analysis.simulate import SimulationSpec, simulate_responses
+
+    warnings.simplefilter("ignore")
+    spec = SimulationSpec(participants=24, pairs=16, p={"larger": 0.7}, participant_sd=1.0,
+                          pair_sd=0.5, tie_rate=0.1, allocation="webapp", attention_checks=0,
+                          seed=seed)
+    model = models.fit_model(prepare(simulate_responses(spec), "s").frame, "larger")
+    return models.equivalence(model, 0.2, ALPHA).pvalue
+
+
+def test_tost_holds_its_level_at_the_margin():
+    # Equivalence is the alternative here: the truth sits on the margin, so at most 5%
+    # of studies may declare the methods equivalent.
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        pvalues = list(pool.map(tost_at_margin, range(9000, 9100), chunksize=10))
+    rate = np.mean(np.array(pvalues) < ALPHA)
+    assert rate <= ALPHA + 3 * np.sqrt(ALPHA * (1 - ALPHA) / len(pvalues))
+    assert np.mean(np.array(pvalues) < 0.5) > 0.2  # not vacuous: TOST is often near deciding
