@@ -10,6 +10,9 @@ in 12-17% of studies at alpha = 0.05. The result says which one ran and why.
 
 Side is coded +1/2 (Grad-CAM shown as Image A) and -1/2 (as Image B), so the
 intercept is the log-odds of choosing Grad-CAM averaged over the two sides.
+Intervals and p-values use Student's t: Satterthwaite-type df from the variance
+components for the mixed model (crossed_df), min(participants, pairs) - 1 for the GEE.
+Each result states its estimand on the probability scale (ESTIMAND).
 """
 from __future__ import annotations
 

@@ -92,14 +92,14 @@ def _intervals(obj, path=""):
             yield from _intervals(item, f"{path}[{label}]")
 
 
-def analyse(data: Path, out: Path, limit: int | None) -> None:
+def analyse(data: Path, out: Path, limit: int | None, scenario: str | None = None) -> None:
     import warnings
 
     from analysis.analyse import analyse as run
     from analysis.config import AnalysisConfig
     from analysis.load import read_manifest, read_responses
     warnings.simplefilter("ignore")
-    files = sorted(data.glob("*.csv"), key=lambda p: (p.stem.rstrip("0123456789"),
+    files = sorted(data.glob(f"{scenario or ''}*.csv"), key=lambda p: (p.stem.rstrip("0123456789"),
                                                        int("".join(c for c in p.stem if c.isdigit()))))
     with out.open("a") as fh:
         for path in files[:limit]:
@@ -149,13 +149,14 @@ def main(argv=None) -> int:
     a.add_argument("--data", required=True, type=Path)
     a.add_argument("--out", required=True, type=Path)
     a.add_argument("--limit", type=int)
+    a.add_argument("--scenario", choices=list(SCENARIOS))
     t = sub.add_parser("table")
     t.add_argument("runs", nargs="+", type=Path)
     args = ap.parse_args(argv)
     if args.cmd == "simulate":
         simulate(args.out, args.studies, args.scenario, args.first_seed)
     elif args.cmd == "analyse":
-        analyse(args.data, args.out, args.limit)
+        analyse(args.data, args.out, args.limit, args.scenario)
     else:
         table(args.runs, TRUTH)
     return 0

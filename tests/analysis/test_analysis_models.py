@@ -169,3 +169,23 @@ def test_report_says_why_the_model_is_missing_instead_of_printing_numbers(tmp_pa
     assert reason in page
     assert not re.search(r"\bnan\b", page, re.IGNORECASE)
     assert "GEE (fallback)" not in page
+
+
+def test_ties_split_reaches_the_decision(study):
+    # ties = "split" (docs/analysis.md): every tie enters the decision model as half a choice.
+    from analysis.analyse import analyse
+    from analysis.config import AnalysisConfig
+    from analysis.load import Responses
+
+    excluded = models.fit_model(study, "larger", ties="exclude")
+    split = models.fit_model(study, "larger", ties="split")
+    ties = int(study["is_tie"].sum())
+    assert ties > 0 and split.observations == excluded.observations + ties
+    # Ties pull the estimate towards 1/2 and are reported as such.
+    assert abs(split.probability - 0.5) < abs(excluded.probability - 0.5)
+    assert "half a choice" in split.estimand and "ties set aside" in excluded.estimand
+    result, _ = analyse(Responses(study, "t"), None,
+                        AnalysisConfig(ties="split", primary_questions=("larger",)),
+                        sensitivity=False)
+    assert result.decisions[0].pvalue == pytest.approx(split.pvalue)
+    assert "half a choice" in result.decisions[0].estimand
