@@ -250,3 +250,22 @@ def test_counts_are_written_as_whole_numbers(report_dir):
     import re
     assert not re.search(r"\b\d+\.0 of \d", html)
     assert not re.search(r"\bof \d+\.0\b", html)
+
+
+def test_report_shows_sensitivity_analyses_without_p_values(report_dir):
+    html = (report_dir / "report.html").read_text()
+    doc = json.loads((report_dir / "results.json").read_text())
+    rules = [row["rule"] for row in doc["exclusion_sensitivity"]]
+    assert rules == ["pre-registered rules", "no attention-check exclusion",
+                     "no failed attention-check trial allowed", "completion not required",
+                     "median response time at least 1,000 ms"]
+    first = doc["exclusion_sensitivity"][0]["estimates"][0][1]
+    larger = next(q for q in doc["questions"] if q["question"] == "larger")
+    assert first["probability"] == pytest.approx(larger["model"]["probability"])
+    labels = [s["label"] for s in larger["sensitivity"]]
+    assert labels == ["random side slope per participant", "ties split as half a choice",
+                      "population-averaged (two-way clustered GEE)", "ties as an outcome (ordinal)"]
+    section = html[html.index('id="exclusion-sensitivity"'):html.index('id="holm"')]
+    assert "Sensitivity to the exclusion rules" in section and "p =" not in section
+    assert "Methods paragraph (ready to paste)" in html
+    assert (report_dir / "methods.txt").read_text().startswith("We analysed ")
