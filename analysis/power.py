@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from statsmodels.stats.multitest import multipletests
 
@@ -92,8 +92,8 @@ def decide(frame, config: AnalysisConfig) -> dict[str, bool]:
 
 def power(design: Design, participants: int, config: AnalysisConfig, simulations: int = 200,
           seed: int = 0, progress=None) -> PowerResult:
-    config = replace(config, primary_questions=tuple(q for q in config.primary_questions
-                                                     if q in design.p) or tuple(design.p))
+    config = config.model_copy(update={"primary_questions": tuple(
+        q for q in config.primary_questions if q in design.p) or tuple(design.p)})
     rejects = []
     for i in range(simulations):
         rejects.append(decide(simulate_study(design, participants, seed * 1_000_003 + i), config))

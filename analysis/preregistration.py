@@ -8,7 +8,6 @@ with the first answer's time, and the report says what it found at the top.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ class PreregistrationCheck:
 
 
 def canonical(config: AnalysisConfig) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.model_dump().items()}
 
 
 def config_hash(config: AnalysisConfig) -> str:

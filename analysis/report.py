@@ -51,8 +51,7 @@ def load_inputs(args):
 
     config = load_config(args.config)
     if args.no_mixed:
-        from dataclasses import replace
-        config = replace(config, mixed_model=False)
+        config = config.model_copy(update={"mixed_model": False})
     if args.db:
         from analysis.db import DEFAULT_VIEW, read_database
         responses = read_database(args.db, args.db_view or DEFAULT_VIEW)

@@ -32,11 +32,13 @@ class Skipped:
 
 
 def to_jsonable(obj):
-    """Dataclasses, tuples, numpy scalars -> JSON types; NaN/inf -> null."""
+    """Dataclasses (and pydantic models), tuples, numpy scalars -> JSON types; NaN/inf -> null."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out = {"type": type(obj).__name__}
         out.update({f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)})
         return out
+    if hasattr(obj, "model_dump"):  # a pydantic model: the [analysis] section
+        return {"type": type(obj).__name__, **to_jsonable(obj.model_dump())}
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -6,7 +6,7 @@ pre-registered model; no p-values (they would be a garden of forking paths).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -24,13 +24,17 @@ class ExclusionSensitivity:
     estimates: tuple        # (question, ModelResult | Skipped), one per primary question
 
 
+def changed(config: AnalysisConfig, **changes) -> AnalysisConfig:
+    return config.model_copy(update=changes)
+
+
 def alternative_rules(config: AnalysisConfig) -> list[tuple[str, AnalysisConfig]]:
     rules = [("pre-registered rules", config),
-             ("no attention-check exclusion", replace(config, max_failed_attention_checks=10 ** 6)),
-             ("no failed attention-check trial allowed", replace(config, max_failed_attention_checks=0)),
-             ("completion not required", replace(config, require_completion=False)),
+             ("no attention-check exclusion", changed(config, max_failed_attention_checks=10 ** 6)),
+             ("no failed attention-check trial allowed", changed(config, max_failed_attention_checks=0)),
+             ("completion not required", changed(config, require_completion=False)),
              ("median response time at least 1,000 ms",
-              replace(config, min_median_rt_ms=max(config.min_median_rt_ms, 1000.0)))]
+              changed(config, min_median_rt_ms=max(config.min_median_rt_ms, 1000.0)))]
     seen, out = set(), []
     for label, rule in rules:
         key = (rule.max_failed_attention_checks, rule.require_completion, rule.min_median_rt_ms)

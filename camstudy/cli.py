@@ -15,6 +15,7 @@ from camstudy import __version__
 
 # name -> (module:function, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("camstudy.check:main", "check study.toml (every section, key and contradiction) without rendering"),
     "train": ("generator.train:main", "train the demo CNN or fine-tune a torchvision model"),
     "generate": ("generator.cli:main", "render blinded Grad-CAM/HiResCAM A/B pairs from study.toml"),
     "db": ("webapp.cli:db_main", "manage the survey database (db upgrade, db current)"),

@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import secrets
+import shlex
 import shutil
 import sys
 import threading
@@ -167,6 +168,39 @@ def seed_simulated(database_url: str, study_dir: Path, participants: int) -> int
     return added
 
 
+def camstudy_command() -> str:
+    """How to run camstudy from the shell that ran this: `camstudy` when it is on PATH,
+    else the script beside this Python (``make demo`` runs without activating .venv)."""
+    beside = Path(sys.executable).parent / "camstudy"
+    found = shutil.which("camstudy")
+    if found and (not beside.is_file() or Path(found).resolve() == beside.resolve()):
+        return "camstudy"
+    if beside.is_file():
+        try:
+            return shlex.quote(str(beside.relative_to(Path.cwd())))
+        except ValueError:
+            return shlex.quote(str(beside))
+    return f"{shlex.quote(sys.executable)} -m camstudy"
+
+
+def next_steps(out: Path, database_url: str) -> str:
+    """Ready-to-paste commands that export and analyse the demo's answers."""
+    cmd, url = camstudy_command(), shlex.quote(database_url)
+    study = shlex.quote(str(out / "study" / "manifest.json"))
+    return (f"\nThe demo's answers are in {database_url}. To export and analyse them:\n"
+            f"  {cmd} export --database-url {url} --out {shlex.quote(str(out / 'responses.csv'))}\n"
+            f"  {cmd} report --db {url} --manifest {study} --config {shlex.quote(str(out / 'study.toml'))} "
+            f"--out {shlex.quote(str(out / 'report'))}")
+
+
+def port_problem(host: str, port: int) -> str | None:
+    try:
+        from webapp.devserver import port_problem as problem
+    except ImportError:  # no web app in this installation: nothing will be served
+        return None
+    return problem(host, port)
+
+
 def serve_study(out: Path, study_dir: Path, host: str, port: int, simulated: int = DEFAULT_SIMULATED) -> int:
     try:
         from webapp import cli as web
@@ -182,8 +216,12 @@ def serve_study(out: Path, study_dir: Path, host: str, port: int, simulated: int
         step(f"simulated sessions: {simulated} simulated participants take the survey over HTTP, "
              "unless the database has some already")
         seed_simulated(database_url, study_dir, simulated)
-    step(f"serving the survey on http://{host}:{port} (Ctrl+C stops it)")
-    return web.serve_main(["--host", host, "--port", str(port)])
+    print(next_steps(out, database_url))
+    log = out / "access.log"
+    step(f"serving the survey on http://{host}:{port} (Ctrl+C stops it; one line per request in {log})")
+    code = web.serve_main(["--host", host, "--port", str(port), "--log-file", str(log)])
+    print(next_steps(out, database_url))
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,6 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 <= args.simulated <= 1000:
         parser.error("--simulated must be between 0 and 1000")
     out = Path(args.out).resolve()
+    busy = None if args.no_serve else port_problem(args.host, args.port)
+    if busy:  # before training: a second `make demo` fails now, not after minutes of work
+        print(f"camstudy demo: error: {busy}. Stop the other server (another `make demo`?) or choose "
+              f"another port: `PORT={args.port + 1} make demo` or `camstudy demo --port {args.port + 1}`",
+              file=sys.stderr)
+        return 1
     if args.fresh and out.exists():
         shutil.rmtree(out)
     from generator.errors import CamStudyError

@@ -27,12 +27,15 @@ def summary_text(manifest: dict, out: str) -> str:
     skipped = s["skipped_images"]
     skipped_text = (f"{len(skipped)} image(s) skipped: " + "; ".join(f'{k["image"]} ({k["reason"]})'
                     for k in skipped[:5]) + (" ..." if len(skipped) > 5 else "") + ". ") if skipped else ""
+    void = s.get("void_pairs", 0)
+    void_text = (f"{void} candidate pair(s) left out as void (their two maps differ by less than "
+                 f"min_map_difference = {s['min_map_difference']}; listed in manifest.json). ") if void else ""
     return (
         f"Rendered {s['pairs']} pairs of {s['images']} images in {s['classes']} classes, plus "
         f"{s['attention_checks']} attention checks, on {manifest['device']} in {s['seconds']:.1f} s "
         f"({rate:.1f} pairs/s); {first} is Image A in {s['first_method_as_a']} of the "
         f"{s['pairs']} pairs. {s['files_written']} files written, {s['files_unchanged']} already up to date. "
-        f"{skipped_text}Study directory: {out} (review every pair in gallery.html; serve it with "
+        f"{void_text}{skipped_text}Study directory: {out} (review every pair in gallery.html; serve it with "
         f"`camstudy import {out}` and `camstudy serve`)."
     )
 

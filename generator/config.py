@@ -1,17 +1,22 @@
 """study.toml, the generator's sections: [study], [model], [images], [pairs], [render], [output], [evaluation].
 
-Each package owns and validates its own sections; the generator ignores the others
-([survey], [assignment], [recruitment], [mturk], [prolific], [analysis]) and rejects
-unknown keys in its own with the file, the key and what was expected.
+Each section is declared once, here, as a frozen pydantic model (``camstudy.schema``):
+the key's type, default, bounds and meaning. ``load`` checks the whole file
+(``camstudy.studyfile``: unknown sections, every package's keys, contradictions) before
+the generator reads its own sections, so a misspelt ``[pair]`` stops ``generate``
+instead of silently rendering the defaults. Imports only the standard library and
+pydantic: ``camstudy check`` reads these declarations without loading torch.
 """
 from __future__ import annotations
 
-import dataclasses
 import tomllib
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
+from pydantic import model_validator
+
+from camstudy.schema import Bool, Float, Int, Section, Str, key
 from generator.errors import CamStudyError
 
 
@@ -19,80 +24,144 @@ class ConfigError(CamStudyError):
     """study.toml is missing, malformed or holds a value the generator cannot use."""
 
 
-@dataclass(frozen=True)
-class StudySection:
-    id: str = "study"
+class StudySection(Section):
+    id: Str = key("study", "study id: the name of the study in the manifest, the database and exports",
+                  expected="a study id of letters, digits, '-', '_' and '.'",
+                  min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
 
 
-@dataclass(frozen=True)
-class ModelSection:
-    arch: str = ""                 # torchvision name or "demo_cnn"; from the checkpoint if empty
-    weights: str = ""              # "", "DEFAULT" (or another torchvision weights name), or a path
-    num_classes: int = 0           # 0: the architecture's / checkpoint's own
-    head: str = ""                 # "gap" or "flatten"; from the checkpoint, else "gap"
-    target_layer: str = ""         # "": the feature map that feeds the head
-    class_names: list = field(default_factory=list)
-    probability: str = ""          # "softmax" or "sigmoid"; from the checkpoint, else softmax
-    device: str = "auto"           # auto, cpu, cuda, cuda:1, ...
-    batch_size: int = 16
+class ModelSection(Section):
+    arch: Str = key("", 'torchvision architecture name (e.g. "resnet34") or "demo_cnn"; "": the checkpoint\'s')
+    weights: Str = key("", 'checkpoint path (relative to study.toml), "DEFAULT" or another torchvision '
+                       'weights name; "": random weights')
+    num_classes: Int = key(0, "output classes; 0: the architecture's or the checkpoint's own", ge=0)
+    head: Literal["", "gap", "flatten"] = key(
+        "", 'classifier head: "gap" (global average pooling) or "flatten"; "": the checkpoint\'s, else "gap"')
+    target_layer: Str = key("", 'module path of the explained feature map (e.g. "layer4"); "": the one feeding the head')
+    class_names: list[Str] = key(meaning="names of the model's outputs; []: the checkpoint's, the weights' "
+                                 "or the images' own", factory=list)
+    probability: Literal["", "softmax", "sigmoid"] = key(
+        "", '"softmax", or "sigmoid" for multi-label models; "": the checkpoint\'s, else "softmax"')
+    device: Str = key("auto", '"auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...', min_length=1)
+    batch_size: Int = key(16, "images per forward/backward pass", ge=1)
 
 
-@dataclass(frozen=True)
-class ImagesSection:
-    source: str = "demo"           # demo, folder, voc
-    folder: str = ""
-    csv: str = ""
-    voc_root: str = ""
-    voc_year: str = "2012"
-    voc_set: str = "val"
-    voc_annotations: str = "segmentation"
-    demo_count: int = 120
-    demo_seed: int = 1000
-    demo_size: int = 128
-    min_size: int = 32
-    resize: int = 256
-    crop: int = 224
-    mean: list = field(default_factory=lambda: [0.485, 0.456, 0.406])
-    std: list = field(default_factory=lambda: [0.229, 0.224, 0.225])
+class ImagesSection(Section):
+    source: Literal["demo", "folder", "voc"] = key(
+        "demo", '"demo" (synthetic scenes), "folder" (images + CSV) or "voc" (PASCAL VOC)')
+    folder: Str = key("", 'folder of images (source = "folder"; relative to study.toml)')
+    csv: Str = key("", 'CSV with header image,class (source = "folder")')
+    voc_root: Str = key("", 'PASCAL VOC root, the folder holding VOCdevkit/ (source = "voc")')
+    voc_year: Str = key("2012", 'VOC year (source = "voc")')
+    voc_set: Str = key("val", 'VOC image set (source = "voc")')
+    voc_annotations: Literal["segmentation", "detection"] = key(
+        "segmentation", 'which VOC annotations give the classes (source = "voc")')
+    demo_count: Int = key(120, 'synthetic scenes (source = "demo")', ge=1)
+    demo_seed: Int = key(1000, 'seed of the synthetic scenes (source = "demo")')
+    demo_size: Int = key(128, 'pixels a side of a synthetic scene (source = "demo")', ge=8)
+    min_size: Int = key(32, "images whose shorter side is smaller are skipped", ge=0)
+    resize: Int = key(256, "shorter side before the centre crop; 0: no resize", ge=0)
+    crop: Int = key(224, "pixels a side of the centre crop the model sees", ge=8)
+    mean: list[Float] = key(meaning="per-channel normalisation mean (ImageNet's by default)",
+                            factory=lambda: [0.485, 0.456, 0.406], min_length=3, max_length=3)
+    std: list[Float] = key(meaning="per-channel normalisation standard deviation (ImageNet's by default)",
+                           factory=lambda: [0.229, 0.224, 0.225], min_length=3, max_length=3)
+
+    @model_validator(mode="after")
+    def _source_needs(self) -> "ImagesSection":
+        """source = "folder" needs folder and csv; source = "voc" needs voc_root; crop may not be
+        larger than resize (unless resize = 0)."""
+        if self.source == "folder" and not (self.folder and self.csv):
+            raise ValueError("source = \"folder\" needs folder = \"...\" and csv = \"...\"")
+        if self.source == "voc" and not self.voc_root:
+            raise ValueError("source = \"voc\" needs voc_root = \"...\"")
+        if self.resize and self.crop > self.resize:
+            raise ValueError(f"crop = {self.crop} is larger than resize = {self.resize}: the centre crop "
+                             "would reach outside the resized image (raise resize, or set resize = 0)")
+        return self
 
 
-@dataclass(frozen=True)
-class PairsSection:
-    classes: str = "ground_truth"  # ground_truth, top_k, list
-    top_k: int = 1
-    class_list: list = field(default_factory=list)
-    n: int = 0                     # pairs to sample, stratified by class; 0 = all
-    seed: int = 0
-    attention_checks: int = 2
-    methods: list = field(default_factory=lambda: ["gradcam", "hirescam"])
+class PairsSection(Section):
+    classes: Literal["ground_truth", "top_k", "list"] = key(
+        "ground_truth", 'which class each pair explains: "ground_truth", "top_k" (the model\'s top '
+        'predictions) or "list" (class_list)')
+    top_k: Int = key(1, 'predictions explained per image (classes = "top_k")', ge=1)
+    class_list: list[Str] = key(meaning='class names to explain (classes = "list")', factory=list)
+    n: Int = key(0, "pairs to render, stratified by class; 0: every candidate", ge=0)
+    seed: Int = key(0, "seed of the sampling, the sides, the file names and the attention checks")
+    attention_checks: Int = key(2, "attention-check pairs to render (a known right answer)", ge=0)
+    methods: list[Str] = key(meaning="the two methods compared", factory=lambda: ["gradcam", "hirescam"])
+    min_map_difference: Float = key(0.05, "least RMS distance between a pair's two normalised maps for it to be "
+                                    "shown; closer pairs are void (listed in the manifest, replaced)", ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "PairsSection":
+        """methods are two different methods; classes = "list" needs class_list; class_list or top_k
+        written for another classes setting (they would be ignored)."""
+        if len(self.methods) != 2 or len(set(self.methods)) != 2:
+            raise ValueError(f"methods = {self.methods}; expected two different methods")
+        if self.classes == "list" and not self.class_list:
+            raise ValueError('classes = "list" needs class_list = ["name", ...]')
+        if self.class_list and self.classes != "list":
+            raise ValueError(f'class_list is set but classes = "{self.classes}" ignores it '
+                             '(set classes = "list", or remove class_list)')
+        if self.written("top_k") and self.classes != "top_k":
+            raise ValueError(f'top_k = {self.top_k} is set but classes = "{self.classes}" ignores it '
+                             '(set classes = "top_k", or remove top_k)')
+        return self
 
 
-@dataclass(frozen=True)
-class RenderSection:
-    colormap: str = "jet"
-    alpha: float = 0.5
-    format: str = "png"
-    jpeg_quality: int = 95
-    png_compression: int = 1       # zlib level 0-9: 1 is fast, 9 is smallest
-    composite: bool = False
-    show_original: bool = True
-    display_size: int = 0          # pixels a side shown to participants; 0 = the model's crop size
+class RenderSection(Section):
+    colormap: Str = key("jet", "colormap of the heat maps")
+    alpha: Float = key(0.5, "opacity of the heat map over the image", ge=0, le=1)
+    format: Literal["png", "jpeg"] = key("png", "file format of the original images (the A and B sides are always "
+                                                  "layout-free PNGs: docs/generator.md)")
+    jpeg_quality: Int = key(95, 'JPEG quality of the originals (format = "jpeg")', ge=1, le=100)
+    png_compression: Int = key(1, "PNG zlib level of the originals: 1 is fast, 9 is smallest", ge=0, le=9)
+    composite: Bool = key(False, "also write one side-by-side image per pair (for the researcher)")
+    show_original: Bool = key(True, "also write the plain image for each pair (shown beside A and B)")
+    display_size: Int = key(0, "pixels a side shown to participants; 0: the model's crop size", ge=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "RenderSection":
+        """jpeg_quality written with format = "png", png_compression with format = "jpeg" (ignored)."""
+        if self.written("jpeg_quality") and self.format != "jpeg":
+            raise ValueError(f'jpeg_quality = {self.jpeg_quality} is set but format = "{self.format}" ignores it')
+        if self.written("png_compression") and self.format != "png":
+            raise ValueError(f'png_compression = {self.png_compression} is set but format = "{self.format}" '
+                             "ignores it")
+        return self
 
 
-@dataclass(frozen=True)
-class OutputSection:
-    dir: str = "study"             # a directory (relative to study.toml) or s3://bucket/prefix
-    url_mode: str = "presigned"    # for S3: presigned or public
-    public_base_url: str = ""
-    s3_endpoint_url: str = ""      # for S3-compatible stores and tests
+class OutputSection(Section):
+    dir: Str = key("study", "the study directory (relative to study.toml) or s3://bucket/prefix", min_length=1)
+    url_mode: Literal["presigned", "public"] = key(
+        "presigned", "how participants reach S3 stimuli: presigned URLs or a public bucket")
+    public_base_url: Str = key("", 'base URL of a public bucket (url_mode = "public")')
+    s3_endpoint_url: Str = key("", "an S3-compatible endpoint (other stores, tests)")
 
 
-@dataclass(frozen=True)
-class EvaluationSection:
-    evaluate: bool = False         # also write the evaluation tables during `generate`
-    thresholds: list = field(default_factory=lambda: [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
-    segmentation_threshold: float = 0.5
-    linear_head: str = ""          # module path of the linear head on the flattened map; "" = detect
+class EvaluationSection(Section):
+    evaluate: Bool = key(False, "also write the objective tables (docs/evaluation.md) during generate")
+    thresholds: list[Float] = key(meaning="IoU thresholds of the localization table",
+                                  expected="a list of numbers between 0 and 1",
+                                  factory=lambda: [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8], min_length=1)
+    segmentation_threshold: Float = key(0.5, "map level that bounds the mIoU region", gt=0, lt=1)
+    linear_head: Str = key("", "module path of the linear head on the flattened map; \"\": detect")
+
+    @model_validator(mode="after")
+    def _thresholds_inside(self) -> "EvaluationSection":
+        """every threshold lies strictly between 0 and 1."""
+        if not all(0 < t < 1 for t in self.thresholds):
+            raise ValueError(f"thresholds = {self.thresholds}; expected numbers between 0 and 1")
+        return self
+
+
+SECTIONS: dict[str, type[Section]] = {
+    "study": StudySection, "model": ModelSection, "images": ImagesSection,
+    "pairs": PairsSection, "render": RenderSection, "output": OutputSection,
+    "evaluation": EvaluationSection,
+}
 
 
 @dataclass(frozen=True)
@@ -113,93 +182,19 @@ class GeneratorConfig:
         return p if p.is_absolute() else (self.path.parent / p)
 
 
-SECTIONS = {
-    "study": StudySection, "model": ModelSection, "images": ImagesSection,
-    "pairs": PairsSection, "render": RenderSection, "output": OutputSection,
-    "evaluation": EvaluationSection,
-}
-CHOICES = {
-    ("model", "head"): ("", "gap", "flatten"),
-    ("model", "probability"): ("", "softmax", "sigmoid"),
-    ("images", "source"): ("demo", "folder", "voc"),
-    ("images", "voc_annotations"): ("segmentation", "detection"),
-    ("pairs", "classes"): ("ground_truth", "top_k", "list"),
-    ("render", "format"): ("png", "jpeg"),
-    ("output", "url_mode"): ("presigned", "public"),
-}
-
-
-def _type_name(tp) -> str:
-    return getattr(tp, "__name__", str(tp))
-
-
-def _check_value(path: Path, section: str, key: str, value, expected) -> None:
-    origin = typing.get_origin(expected) or expected
-    ok = isinstance(value, origin) and not (origin in (int, float) and isinstance(value, bool))
-    if origin is float and isinstance(value, int) and not isinstance(value, bool):
-        ok = True
-    if not ok:
-        raise ConfigError(
-            f"{path}: [{section}] {key} = {value!r} should be a {_type_name(origin)}, not {type(value).__name__}"
-        )
-    choices = CHOICES.get((section, key))
-    if choices and value not in choices:
-        raise ConfigError(f"{path}: [{section}] {key} = {value!r}; expected one of {', '.join(map(repr, choices))}")
-
-
-def _section(path: Path, name: str, cls, data: dict):
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: [{name}] must be a table")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    for key, value in data.items():
-        if key not in known:
-            raise ConfigError(
-                f"{path}: unknown key {key!r} in [{name}]; expected one of: {', '.join(sorted(known))}"
-            )
-        _check_value(path, name, key, value, hints[key])
-    return cls(**data)
-
-
 def parse(text: str, path: Path) -> GeneratorConfig:
+    """The generator's sections of ``text``, after the whole file passed ``camstudy.studyfile``."""
+    from camstudy import studyfile  # it collects this module's declarations
+
     try:
-        data = tomllib.loads(text)
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    sections = {name: _section(path, name, cls, data.get(name, {})) for name, cls in SECTIONS.items()}
-    cfg = GeneratorConfig(path=path.resolve(), text=text, **sections)
-    _check_semantics(cfg)
-    return cfg
-
-
-def _check_semantics(cfg: GeneratorConfig) -> None:
-    p = cfg.path
-    if not 0 <= cfg.render.png_compression <= 9:
-        raise ConfigError(f"{p}: [render] png_compression = {cfg.render.png_compression}; expected 0 to 9")
-    if not 0 <= cfg.render.alpha <= 1:
-        raise ConfigError(f"{p}: [render] alpha = {cfg.render.alpha}; expected a number from 0 to 1")
-    if len(cfg.pairs.methods) != 2 or len(set(cfg.pairs.methods)) != 2:
-        raise ConfigError(f"{p}: [pairs] methods = {cfg.pairs.methods}; expected two different methods")
-    if cfg.pairs.classes == "list" and not cfg.pairs.class_list:
-        raise ConfigError(f"{p}: [pairs] classes = 'list' needs class_list = [\"name\", ...]")
-    if cfg.images.source == "folder" and not (cfg.images.folder and cfg.images.csv):
-        raise ConfigError(f"{p}: [images] source = 'folder' needs folder = \"...\" and csv = \"...\"")
-    if cfg.images.source == "voc" and not cfg.images.voc_root:
-        raise ConfigError(f"{p}: [images] source = 'voc' needs voc_root = \"...\"")
-    for key in ("n", "attention_checks", "top_k"):
-        if getattr(cfg.pairs, key) < 0:
-            raise ConfigError(f"{p}: [pairs] {key} must not be negative")
-    e = cfg.evaluation
-    if not e.thresholds or not all(isinstance(t, (int, float)) and not isinstance(t, bool) and 0 < t < 1
-                                   for t in e.thresholds):
-        raise ConfigError(f"{p}: [evaluation] thresholds = {e.thresholds}; expected numbers between 0 and 1")
-    if not 0 < e.segmentation_threshold < 1:
-        raise ConfigError(f"{p}: [evaluation] segmentation_threshold = {e.segmentation_threshold}; "
-                          "expected a number between 0 and 1")
-    if cfg.model.batch_size < 1:
-        raise ConfigError(f"{p}: [model] batch_size must be at least 1")
-    if not cfg.study.id or not all(c.isalnum() or c in "-_." for c in cfg.study.id):
-        raise ConfigError(f"{p}: [study] id = {cfg.study.id!r}; use letters, digits, '-', '_' and '.'")
+    problems = studyfile.problems(doc, str(path))
+    if problems:
+        raise ConfigError("\n".join(problems))
+    sections = {name: cls.model_validate(doc.get(name, {})) for name, cls in SECTIONS.items()}
+    return GeneratorConfig(path=path.resolve(), text=text, **sections)
 
 
 def load(path: str | Path) -> GeneratorConfig:

@@ -137,6 +137,7 @@ class Evaluator:
 
 def evaluate_batch(run, evaluator: Evaluator, jobs, displays) -> list:
     """One batch, as in generate's render_batch but without drawing anything."""
+    from generator import pipeline
     from generator.cams import compute_cams
 
     x = run.prep.normalize(torch.stack(displays).to(run.device))
@@ -145,6 +146,7 @@ def evaluate_batch(run, evaluator: Evaluator, jobs, displays) -> list:
     targets = torch.tensor([j.class_index for j in jobs], device=run.device)
     with evaluator.observe() as seen:
         result = compute_cams(run.setup.model, x, targets, run.setup.target_layer, run.cfg.pairs.methods)
+    pipeline.check_methods_differ(run, result)
     evaluator.add(jobs, result, seen)
     return list(jobs)
 

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from generator import __version__, attention, config, render, selection
 from generator.cams import compute_cams
-from generator.encode import CONTENT_TYPES, FORMATS, encode_batch, pad_to_equal_length
+from generator.encode import CONTENT_TYPES, FORMATS, encode_batch, encode_stimuli
 from generator.errors import CamStudyError
 from generator.images import ImageLoadError
 from generator.model_setup import ModelSetup, checkpoint_metadata, setup_model, weights_path
@@ -32,6 +32,9 @@ class Rendered:
     probability: float
     files: dict[str, dict]          # method -> {"file", "sha256", "metrics"}
     original: dict | None = None    # {"file", "sha256"}
+    difference: float = 0.0         # RMS distance between the two sides' normalised maps
+    raw: dict[str, np.ndarray] = field(default_factory=dict)  # method -> feature-resolution map
+    logits: np.ndarray | None = None                          # every class's logit
 
 
 @dataclass
@@ -48,6 +51,8 @@ class Run:
     written: int = 0
     reused: int = 0
     skipped: list = field(default_factory=list)
+    void: list = field(default_factory=list)      # Rendered pairs too alike to show
+    methods_checked: bool = False                 # the methods-coincide check ran on real data
     evaluator: object | None = None  # generator.evaluate.Evaluator when [evaluation] evaluate = true
 
     def save(self, relative: str, data: bytes) -> dict:
@@ -56,19 +61,28 @@ class Run:
         else:
             self.reused += 1
         if self.uploader is not None:
-            self.uploader.put(relative, data, CONTENT_TYPES[self.settings.format])
+            self.uploader.put(relative, data, CONTENT_TYPES["png" if relative.endswith(".png") else "jpeg"])
         entry = {"file": relative, "sha256": sha256(data), "url": self.s3.url(relative) if self.s3 else None}
         return entry
 
     def encode_overlays(self, shown: torch.Tensor, maps01: torch.Tensor) -> list[bytes]:
-        """Heat overlays of display-resolution maps, encoded: the one path every stimulus takes."""
+        """Heat overlays of display-resolution maps as layout-free PNGs: the one path every
+        stimulus side takes (generator/encode.py says why no other encoding)."""
         heat = render.apply_colormap(maps01, render.colormap(self.settings.colormap, self.device))
-        return encode_batch(render.blend(shown, heat, self.settings.alpha), self.settings.format,
-                            self.settings.jpeg_quality, self.settings.png_compression)
+        return encode_stimuli(render.blend(shown, heat, self.settings.alpha))
 
-    def name(self, *parts) -> str:
+    def name(self, *parts, ext: str = ".png") -> str:
         token = selection.opaque_token(self.cfg.pairs.seed, self.cfg.study.id, *parts)
-        return f"stimuli/{token}{FORMATS[self.settings.format]}"
+        return f"stimuli/{token}{ext}"
+
+    def save_all(self, files: list[tuple[str, bytes]]) -> dict[str, dict]:
+        """Save files in the order of their opaque names, so that write and upload times
+        (an S3 object's Last-Modified) follow no method."""
+        return {name: self.save(name, data) for name, data in sorted(files)}
+
+    def pair_id(self, image_id: str, class_index: int) -> str:
+        return selection.opaque_token(self.cfg.pairs.seed, self.cfg.study.id, "pair", image_id, class_index,
+                                      length=12)
 
 
 def pick_device(name: str) -> torch.device:
@@ -92,6 +106,46 @@ def probabilities(logits: torch.Tensor, kind: str) -> torch.Tensor:
     return torch.sigmoid(logits) if kind == "sigmoid" else torch.softmax(logits, dim=1)
 
 
+class CoincidentMethodsError(CamStudyError):
+    """The compared methods give the same map for this model: every pair would be void."""
+
+
+def map_differences(maps01: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Per pair, the root-mean-square distance between the two methods' normalised maps
+    (display resolution, values in [0, 1]): 0 for identical maps, about 0.5 for disjoint ones."""
+    first, second = maps01.values()
+    return (first - second).square().flatten(1).mean(dim=1).sqrt()
+
+
+def check_methods_differ(run: Run, result) -> None:
+    """Stop before anything is written when Grad-CAM and HiResCAM coincide for the model.
+
+    On a global-average-pooling head at the last feature map every location's gradient is
+    the class weight divided by h*w, so Grad-CAM = HiResCAM = CAM/(h*w): a study of such
+    pairs compares a method with itself. Checked once, on the first batch whose maps are not
+    all zero, from the raw maps (exact up to rounding, whatever the image)."""
+    if run.methods_checked or set(result.maps) != {"gradcam", "hirescam"}:
+        return
+    g, h = result.maps["gradcam"].float(), result.maps["hirescam"].float()
+    scale = torch.maximum(g.abs().flatten(1).amax(dim=1), h.abs().flatten(1).amax(dim=1))
+    informative = scale > 0
+    if not bool(informative.any()):
+        return
+    run.methods_checked = True
+    gap = (g - h).abs().flatten(1).amax(dim=1)[informative] / scale[informative]
+    if bool((gap < 1e-4).all()):
+        cfg = run.cfg
+        raise CoincidentMethodsError(
+            f"{cfg.path}: Grad-CAM and HiResCAM give the same map for this model at target layer "
+            f"{run.setup.target_layer!r} ([model] arch = {run.setup.arch!r}, head = {run.setup.head!r}). "
+            "Behind a global-average-pooling head followed by one linear layer the two methods "
+            "coincide (Grad-CAM = HiResCAM = CAM/(h*w)), so every pair would show the same image "
+            "twice and the study would be void. Fixes: set [model] head = \"flatten\" (one linear "
+            "layer on the flattened feature map, the HiResCAM paper's \"v\" models; fine-tune it with "
+            "`camstudy train`), or explain an earlier feature map with [model] target_layer "
+            "(e.g. \"layer3\" for a ResNet), or use a model whose head is not pooling + one linear layer.")
+
+
 def render_batch(run: Run, jobs: list[selection.Job], displays: list[torch.Tensor],
                  originals: dict[str, dict]) -> list[Rendered]:
     crops = torch.stack(displays).to(run.device)
@@ -103,22 +157,36 @@ def render_batch(run: Run, jobs: list[selection.Job], displays: list[torch.Tenso
         result = compute_cams(run.setup.model, x, targets, run.setup.target_layer, run.cfg.pairs.methods)
     if run.evaluator is not None:
         run.evaluator.add(jobs, result, seen)  # the same pass: no second forward/backward
+    check_methods_differ(run, result)
     shown = to_display(run, crops)
     probs = probabilities(result.logits.float(), run.setup.probability)
     scores = result.scores().float().cpu().tolist()
     p_of_target = probs.gather(1, targets[:, None])[:, 0].cpu().tolist()
-    rendered = [Rendered(j, scores[i], p_of_target[i], {}) for i, j in enumerate(jobs)]
-    encoded, metrics = {}, {}
-    for method, raw in result.maps.items():
-        maps01 = render.upsample(render.relu_normalize(raw.float()), run.display_size, run.display_size)
-        metrics[method] = render.map_metrics(maps01)
-        encoded[method] = run.encode_overlays(shown, maps01)
+    logits = result.logits.float().cpu().numpy()
+    raw_maps = {method: raw.float().cpu().numpy() for method, raw in result.maps.items()}
+    maps01 = {method: render.upsample(render.relu_normalize(raw.float()), run.display_size, run.display_size)
+              for method, raw in result.maps.items()}
+    differences = map_differences(maps01).cpu().tolist()
+    rendered = [Rendered(j, scores[i], p_of_target[i], {}, difference=differences[i],
+                         raw={m: r[i] for m, r in raw_maps.items()}, logits=logits[i])
+                for i, j in enumerate(jobs)]
+    keep = [i for i, item in enumerate(rendered) if item.difference >= run.cfg.pairs.min_map_difference]
+    run.void += [rendered[i] for i in range(len(rendered)) if i not in keep]
+    rendered = [rendered[i] for i in keep]
+    if not rendered:
+        return []
+    files, metrics = [], {}
+    for method, m01 in maps01.items():
+        metrics[method] = render.map_metrics(m01[keep])
+        for item, data in zip(rendered, run.encode_overlays(shown[keep], m01[keep])):
+            files.append((run.name(item.job.record.image_id, item.job.class_index, method), data))
+    saved = run.save_all(files)
     for i, item in enumerate(rendered):
-        # both sides padded to one byte length before hashing and saving: sizes name no method
-        blobs = pad_to_equal_length([encoded[method][i] for method in encoded])
-        for method, data in zip(encoded, blobs):
-            entry = run.save(run.name(item.job.record.image_id, item.job.class_index, method), data)
+        for method in maps01:
+            entry = saved[run.name(item.job.record.image_id, item.job.class_index, method)]
             item.files[method] = {**entry, "metrics": metrics[method][i]}
+    jobs = [rendered_item.job for rendered_item in rendered]
+    shown = shown[keep]
     if run.cfg.render.show_original:
         new = [i for i, j in enumerate(jobs) if j.record.image_id not in originals]
         if new:
@@ -126,7 +194,8 @@ def render_batch(run: Run, jobs: list[selection.Job], displays: list[torch.Tenso
                                 run.settings.png_compression)
             for i, blob in zip(new, data):
                 image_id = jobs[i].record.image_id
-                originals.setdefault(image_id, run.save(run.name(image_id, "original"), blob))
+                name = run.name(image_id, "original", ext=FORMATS[run.settings.format])
+                originals.setdefault(image_id, run.save(name, blob))
         for item in rendered:
             item.original = originals[item.job.record.image_id]
     return rendered
@@ -148,28 +217,31 @@ def render_pairs(run: Run, source, jobs, limit: int, process=None, desc: str = "
     """The first ``limit`` jobs (stratified order) whose image loads, in batches through ``process``.
 
     ``process(jobs, displays)`` defaults to rendering; `evaluate` passes its own.
+    A batch may keep fewer items than it got (rendering drops void pairs): the next
+    candidates in the same order take their place.
     """
     done: list = []
     cache: dict = {}
     originals: dict[str, dict] = {}
     process = process or (lambda js, ds: render_batch(run, js, ds, originals))
-    batch_jobs, batch_displays = [], []
+    order = iter(selection.stratified_order(jobs, run.cfg.pairs.seed))
     bar = tqdm(total=limit, unit="pair", desc=desc, disable=None, dynamic_ncols=True)
-    for job in selection.stratified_order(jobs, run.cfg.pairs.seed):
-        if len(done) + len(batch_jobs) >= limit:
-            break
-        display = load_display(run, source, job.record, cache)
-        if display is None:
-            continue
-        batch_jobs.append(job)
-        batch_displays.append(display)
-        if len(batch_jobs) == run.cfg.model.batch_size:
-            done += process(batch_jobs, batch_displays)
-            bar.update(len(batch_jobs))
-            batch_jobs, batch_displays = [], []
-    if batch_jobs:
-        done += process(batch_jobs, batch_displays)
-        bar.update(len(batch_jobs))
+    exhausted = False
+    while len(done) < limit and not exhausted:
+        batch_jobs, batch_displays = [], []
+        while len(batch_jobs) < min(run.cfg.model.batch_size, limit - len(done)):
+            job = next(order, None)
+            if job is None:
+                exhausted = True
+                break
+            display = load_display(run, source, job.record, cache)
+            if display is not None:
+                batch_jobs.append(job)
+                batch_displays.append(display)
+        if batch_jobs:
+            kept = process(batch_jobs, batch_displays)
+            done += kept
+            bar.update(len(kept))
     bar.close()
     return done
 
@@ -188,12 +260,12 @@ def render_attention_checks(run: Run, source, rendered: list[Rendered]) -> list[
         shown = to_display(run, display[None].to(run.device))
         broad, focal = attention.catch_maps(rng, size=max(8, run.display_size // 4))
         maps01 = render.upsample(torch.stack([broad, focal]).to(run.device), run.display_size, run.display_size)
-        files = pad_to_equal_length(run.encode_overlays(shown.expand(2, -1, -1, -1), maps01))
+        files = run.encode_overlays(shown.expand(2, -1, -1, -1), maps01)
         metrics = render.map_metrics(maps01)
-        sides = {}
-        for kind, data, m in zip(("broad", "focal"), files, metrics):
-            entry = run.save(run.name("catch", n, kind), data)
-            sides[kind] = {"method": None, **entry, "metrics": m}
+        names = [run.name("catch", n, kind) for kind in ("broad", "focal")]
+        saved = run.save_all(list(zip(names, files)))
+        sides = {kind: {"method": None, **saved[name], "metrics": m}
+                 for kind, name, m in zip(("broad", "focal"), names, metrics)}
         broad_side = "A" if broad_first[n] else "B"
         focal_side = "B" if broad_side == "A" else "A"
         checks.append({
@@ -217,8 +289,8 @@ def pair_entries(run: Run, rendered: list[Rendered]) -> list[dict]:
     for item, a_first in zip(rendered, first_is_a):
         a, b = (first, second) if a_first else (second, first)
         entries.append({
-            "pair_id": selection.opaque_token(run.cfg.pairs.seed, run.cfg.study.id, "pair",
-                                              item.job.record.image_id, item.job.class_index, length=12),
+            "pair_id": run.pair_id(item.job.record.image_id, item.job.class_index),
+            "map_difference": round(item.difference, 6),
             "image_id": item.job.record.image_id,
             "image_source": item.job.record.source,
             "class_index": item.job.class_index,
@@ -245,7 +317,7 @@ def add_composites(run: Run, pairs: list[dict]) -> None:
         panels = [pixels(pair["sides"][s]) for s in "AB"]
         left = pixels(pair["original"]) if pair.get("original") else torch.full_like(panels[0], 255)
         canvas = render.composite(left[None], panels[0][None], panels[1][None], run.settings.gap)
-        (data,) = encode_batch(canvas, run.settings.format, run.settings.jpeg_quality, run.settings.png_compression)
+        (data,) = encode_stimuli(canvas)
         pair["composite"] = run.save(run.name(pair["pair_id"], "composite"), data)
 
 
@@ -295,6 +367,13 @@ def generate(config_path: str | Path, out: str | None = None, device: str | None
         )
     limit = cfg.pairs.n or len(jobs)
     rendered = render_pairs(run, source, jobs, limit)
+    if not rendered and run.void:
+        raise CamStudyError(
+            f"{cfg.path}: all {len(run.void)} candidate pairs are void: their two maps differ by less than "
+            f"[pairs] min_map_difference = {cfg.pairs.min_map_difference} (largest difference "
+            f"{max(v.difference for v in run.void):.4f}), so nobody could tell the sides apart. Use a model "
+            "whose Grad-CAM and HiResCAM maps differ (head = \"flatten\", an earlier target_layer) or lower "
+            "the threshold knowingly.")
     if not rendered:
         raise CamStudyError(f"{cfg.path}: every selected image failed to load; see the skipped list: {run.skipped[:5]}")
     if run.evaluator is not None:
@@ -308,10 +387,14 @@ def generate(config_path: str | Path, out: str | None = None, device: str | None
         "images": len({r.job.record.image_id for r in rendered}),
         "classes": len({r.job.class_index for r in rendered}),
         "first_method_as_a": sum(p["sides"]["A"]["method"] == cfg.pairs.methods[0] for p in pairs),
+        "void_pairs": len(run.void), "min_map_difference": cfg.pairs.min_map_difference,
         "skipped_images": run.skipped, "files_written": run.written, "files_unchanged": run.reused,
         "seconds": round(elapsed, 2),
     }
     manifest = build_manifest(run, pairs, summary)
+    manifest["void_pairs"] = void_entries(run)
+    manifest["raw_maps"] = RAW_MAPS
+    write_raw_maps(out_dir / RAW_MAPS, run, rendered + run.void)
     write_manifest(out_dir / "manifest.json", manifest)
     write_pairs_csv(out_dir / "pairs.csv", manifest)
     if run.evaluator is not None:
@@ -320,6 +403,34 @@ def generate(config_path: str | Path, out: str | None = None, device: str | None
     write_gallery(out_dir / "gallery.html", manifest)
     write_if_changed(out_dir / "study.toml", cfg.text.encode())
     return manifest
+
+
+RAW_MAPS = "raw_maps.npz"
+
+
+def void_entries(run: Run) -> list[dict]:
+    """Candidates left out because their sides are too alike (listed, never shown)."""
+    return [{"pair_id": run.pair_id(v.job.record.image_id, v.job.class_index),
+             "image_id": v.job.record.image_id, "class_index": v.job.class_index,
+             "class_name": run.setup.class_names[v.job.class_index],
+             "map_difference": round(v.difference, 6)} for v in run.void]
+
+
+def write_raw_maps(path: Path, run: Run, items: list[Rendered]) -> None:
+    """Both methods' raw feature-resolution maps (before ReLU and normalisation) and every
+    class's logits, keyed ``<pair_id>/<method>`` and ``<pair_id>/logits``, shown and void pairs
+    alike: enough to audit or re-render every stimulus. Researcher-facing: never uploaded
+    or served (docs/formats.md)."""
+    import io
+
+    arrays = {}
+    for item in sorted(items, key=lambda r: run.pair_id(r.job.record.image_id, r.job.class_index)):
+        pid = run.pair_id(item.job.record.image_id, item.job.class_index)
+        arrays.update({f"{pid}/{method}": raw for method, raw in item.raw.items()})
+        arrays[f"{pid}/logits"] = item.logits
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    write_if_changed(path, buf.getvalue())
 
 
 def add_evaluation_metrics(run: Run, rendered: list[Rendered]) -> None:

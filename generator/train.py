@@ -131,7 +131,8 @@ def fit(
         optimizer, max_lr=lr, total_steps=max(1, epochs * steps_per_epoch), pct_start=0.2)
     gen = torch.Generator().manual_seed(seed)
     losses = []
-    bar = tqdm(total=epochs * steps_per_epoch, unit="batch", disable=not progress, desc="training",
+    # disable=None: the bar only on a terminal (in a log file each update is another line)
+    bar = tqdm(total=epochs * steps_per_epoch, unit="batch", disable=None if progress else True, desc="training",
                dynamic_ncols=True, mininterval=0.5, file=sys.stderr)
     try:
         for epoch in range(epochs):

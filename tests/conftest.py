@@ -101,3 +101,35 @@ def moto_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         yield endpoint
     finally:
         server.stop()
+
+
+BLIND_PAIRS, BLIND_CHECKS = 120, 12
+
+
+@pytest.fixture(scope="session")
+def blind_study(tmp_path_factory):
+    """(study directory, manifest): 120 pairs and 12 attention checks rendered by the real
+    generator (demo CNN, random weights, 64 px), for the byte-level blinding attacks on the
+    files (tests/generator) and through the app (tests/webapp)."""
+    torch = pytest.importorskip("torch")
+    from generator.pipeline import generate
+    from generator_inputs import demo_study_toml
+
+    tmp = tmp_path_factory.mktemp("blind")
+    (tmp / "study.toml").write_text(demo_study_toml("blind", images=130, size=64) + f"""[pairs]
+n = {BLIND_PAIRS}
+seed = 3
+attention_checks = {BLIND_CHECKS}
+[survey]
+practice_trials = 0
+questionnaire = false
+[assignment]
+pairs_per_participant = 30
+attention_checks_per_participant = 3
+ratings_per_pair = 1
+[output]
+dir = "out"
+""")
+    torch.manual_seed(0)
+    manifest = generate(tmp / "study.toml")
+    return tmp / "out", manifest

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:  # flask is imported by create_app: `camstudy check` reads webapp.settings without it
+    from flask import Flask
 
 # Participant ids of `camstudy simulate` (simulated people, not people): stored and
 # exported like anyone's, marked in the admin area (analysis has its own copy: it does
@@ -78,10 +79,12 @@ def load_config(app: Flask, config: dict[str, Any] | None) -> None:
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the survey app; ``config`` overrides defaults and the environment."""
+    from flask import Flask
+
     app = Flask(__name__, instance_relative_config=True)
     load_config(app, config)
 
-    from webapp import admin, api, health, recruit, security, survey
+    from webapp import admin, api, examples, health, recruit, security, survey
     from webapp.db import db
     from webapp.migrate import check_schema
 
@@ -90,6 +93,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         check_schema(db_engine(app))
     security.init_app(app)
     app.register_blueprint(survey.bp)
+    app.register_blueprint(examples.bp)
     app.register_blueprint(api.bp)
     security.csrf.exempt(api.bp)  # JSON only, token in the URL; see api.py
     app.register_blueprint(admin.bp)

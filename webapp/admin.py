@@ -13,6 +13,7 @@ from functools import wraps
 
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
+import sqlalchemy as sa
 from sqlalchemy import func, select
 from wtforms import PasswordField, SubmitField
 from wtforms.validators import DataRequired
@@ -101,8 +102,9 @@ def live_counts(study: Study) -> dict[str, int]:
         "participants": s.scalar(p),
         "simulated": s.scalar(p.where(Participant.is_simulated)),
         "completed": s.scalar(p.where(Participant.completed_at.is_not(None))),
-        "in_progress": s.scalar(p.where(Participant.completed_at.is_(None),
+        "in_progress": s.scalar(p.where(Participant.completed_at.is_(None), Participant.declined_at.is_(None),
                                         Participant.last_seen_at >= now - timedelta(minutes=timeout))),
+        "declined": s.scalar(p.where(Participant.declined_at.is_not(None))),
         "answers": s.scalar(a),
         "answers_last_5_min": s.scalar(a.where(Answer.answered_at >= now - timedelta(minutes=5))),
         "attention_failures": s.scalar(a.where(Answer.attention_correct.is_(False))),
@@ -122,20 +124,24 @@ def pair_progress(study: Study) -> list[dict]:
 
 
 def participant_progress(study: Study) -> list[dict]:
-    answered = func.count(Trial.answered_at)
-    failures = (
-        select(func.count(Answer.id)).where(Answer.participant_pk == Participant.id, Answer.attention_correct.is_(False))
-        .correlate(Participant).scalar_subquery()
-    )
+    """Per participant: real trials answered of allocated, and their attention checks:
+    received (allocated), answered, failed (a check with any wrong answer). Practice
+    trials, though drawn from spare checks, count for none of these."""
+    real = (Trial.participant_pk == Participant.id) & Trial.is_practice.is_(False)
+    check = real & Trial.is_attention_check
+
+    def count(what, where) -> sa.ScalarSelect:
+        return select(func.count(what)).where(where).correlate(Participant).scalar_subquery()
+
+    failed = select(Answer.trial_pk).where(Answer.attention_correct.is_(False))
     rows = db.session.execute(
-        select(Participant, answered, func.count(Trial.id), failures)
-        .outerjoin(Trial, (Trial.participant_pk == Participant.id) & Trial.is_practice.is_(False))
+        select(Participant, count(Trial.answered_at, real), count(Trial.id, real), count(Trial.id, check),
+               count(Trial.answered_at, check), count(Trial.id, check & Trial.id.in_(failed)))
         .where(Participant.study_pk == study.id)
-        .group_by(Participant.id)
         .order_by(Participant.created_at.desc())
     )
-    return [{"p": p, "answered": a, "total": t, "failures": f, "simulated": p.is_simulated}
-            for p, a, t, f in rows]
+    return [{"p": p, "answered": a, "total": t, "checks": c, "checks_answered": ca, "checks_failed": cf,
+             "simulated": p.is_simulated} for p, a, t, c, ca, cf in rows]
 
 
 @bp.get("/")
@@ -147,6 +153,7 @@ def dashboard():
         "admin/dashboard.html", study=study, studies=studies, counts=live_counts(study),
         pairs=pair_progress(study), participants=participant_progress(study),
         target=settings.assignment["ratings_per_pair"],
+        checks_target=settings.assignment["attention_checks_per_participant"],
     )
 
 

@@ -5,6 +5,11 @@ Allocation happens once per participant, when they start (after consent):
 - real pairs least-rated first: a pair's load counts answered trials and trials of
   participants still in progress (seen within ``allocation_timeout_minutes``);
 - never the same image twice to one participant (also a unique key in the schema);
+- attention checks first: the generator draws them on study images, so each
+  participant's checks are chosen (least shown first) before the real pairs and their
+  images are reserved; the real pairs then come from the other images. Every
+  participant gets exactly ``attention_checks_per_participant`` checks; the importer
+  refuses a study where that cannot hold or would cost real trials (``settle_checks``);
 - attention checks inserted at random positions; practice trials first;
 - with ``counterbalance_sides`` each pair goes to the A/B order it has been shown in
   less often, so both orders come out equally often (±1) across participants;
@@ -31,6 +36,33 @@ from webapp.settings import Settings
 
 class StudyFull(Exception):
     """No pair is left under ``max_ratings_per_pair``."""
+
+
+CHECKS, PAIRS = "attention_checks_per_participant", "pairs_per_participant"
+
+
+def settle_checks(pairs: list[tuple[str, bool]], assignment: dict, written: set[str]) -> str | None:
+    """Fix the number of attention checks every participant gets, or say why it cannot be.
+
+    ``pairs``: (image_id, is_check) per manifest pair; ``written``: the [assignment] keys
+    study.toml sets. An unset ``attention_checks_per_participant`` becomes its default or
+    every check on a distinct image, whichever is fewer (``assignment`` is updated). A set
+    one larger than that is refused, and so is a set ``pairs_per_participant`` that the
+    checks' reserved images would cut short (None: it works)."""
+    real = {image for image, check in pairs if not check}
+    checks = {image for image, check in pairs if check}
+    if CHECKS not in written:
+        assignment[CHECKS] = min(assignment[CHECKS], len(checks))
+    k, wanted = assignment[CHECKS], assignment[PAIRS]
+    if k > len(checks):
+        return (f"[assignment] {CHECKS} = {k}, but the manifest has attention checks on only "
+                f"{len(checks)} distinct image(s): lower the setting or render more checks ([pairs] attention_checks)")
+    room = len(real) - min(k, len(real & checks))  # a participant's checks may take that many images
+    if PAIRS in written and min(wanted, len(real)) > room:
+        return (f"[assignment] {PAIRS} = {wanted} with {CHECKS} = {k}: the checks are drawn on study images "
+                f"and nobody sees an image twice, so a participant can rate at most {room} of the "
+                f"{len(real)} images with real pairs; lower {PAIRS} to {room} or the checks per participant")
+    return None
 
 
 def participant_seed(study_seed: int, serial: int) -> int:
@@ -102,11 +134,12 @@ def allocate(session: Session, participant: Participant, settings: Settings) -> 
             used_images.add(p.image_id)
         return chosen
 
+    # Checks first: they share images with real pairs, and the repeat rule must not skip them.
+    checks = pick([p for p in pairs if p.is_attention_check], a["attention_checks_per_participant"])
     real = pick([p for p in pairs if not p.is_attention_check], a["pairs_per_participant"])
     if not real:
         session.rollback()
         raise StudyFull(study_id)
-    checks = pick([p for p in pairs if p.is_attention_check], a["attention_checks_per_participant"])
     rest = [p for p in pairs if p.image_id not in used_images]
     # Practice on spare attention checks first: they show no method at all.
     n_practice = settings.survey["practice_trials"]

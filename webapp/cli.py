@@ -134,6 +134,8 @@ def serve_main(argv: list[str]) -> int:
     p.add_argument("--port", type=int, help="port (default 5000; 8000 with --prod)")
     p.add_argument("--study", help="study id new participants join (default: the latest imported)")
     p.add_argument("--debug", action="store_true", help="Flask debug mode (never on a shared network)")
+    p.add_argument("--log-file", type=Path, metavar="FILE",
+                   help="development server: append its one-line-per-request log to FILE (default: stderr)")
     prod = p.add_argument_group("production (--prod: gunicorn; see docs/deploying.md)")
     prod.add_argument("--prod", action="store_true", help="serve with gunicorn instead of the development server")
     prod.add_argument("--workers", type=int, default=0, help="worker processes (default: 2 per core, 2-8)")
@@ -147,6 +149,12 @@ def serve_main(argv: list[str]) -> int:
     if args.prod and args.debug:
         p.error("--prod and --debug do not go together")
     args.port = args.port or (8000 if args.prod else 5000)
+    from webapp import devserver
+
+    busy = devserver.port_problem(args.host, args.port)
+    if busy:  # before any work, banner or token
+        print(f"error: {busy}; stop the other server or choose another port with --port", file=sys.stderr)
+        return 1
     from webapp import create_app, db_engine
     from webapp.migrate import SchemaError
 
@@ -193,5 +201,10 @@ def serve_main(argv: list[str]) -> int:
             host=args.host, port=args.port, workers=args.workers, threads=args.threads,
             proxy_hops=args.proxy_hops, access_log=args.access_log,
         ))
-    app.run(host=args.host, port=args.port, debug=args.debug, use_reloader=False, threaded=True)
+    if args.log_file is None:
+        devserver.run(app, args.host, args.port, args.debug)
+    else:
+        args.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with args.log_file.open("a", encoding="utf-8") as log:
+            devserver.run(app, args.host, args.port, args.debug, log)
     return 0

@@ -126,6 +126,7 @@ class Participant(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     consented_at: Mapped[datetime | None]
+    declined_at: Mapped[datetime | None]  # declined consent: no trials, no answers
     instructed_at: Mapped[datetime | None]
     allocated_at: Mapped[datetime | None]
     trials_done_at: Mapped[datetime | None]

@@ -75,6 +75,8 @@ class StudyInfo:
     show_original: bool
     options: tuple[str, ...]
     pairs: dict[int, PairRef]
+    colormap: str = "jet"  # the manifest's render settings: the instructions' illustrations match them
+    alpha: float = 0.5
 
 
 def _caches() -> dict[str, dict]:
@@ -119,6 +121,8 @@ def _study_static(session: Session, pk: int, sha: str) -> dict[str, Any]:
         "questions": tuple(manifest.get("questions") or ()),
         "storage": manifest.get("storage"),
         "render_show_original": (manifest.get("render") or {}).get("show_original", True),
+        "colormap": (manifest.get("render") or {}).get("colormap", "jet"),
+        "alpha": float((manifest.get("render") or {}).get("alpha", 0.5)),
         "pairs": pairs,
     }
     return _remember(cache, (pk, sha), static)
@@ -139,7 +143,7 @@ def study_info(session: Session, study_pk: int) -> StudyInfo:
         pk=study_pk, settings=settings, questions=static["questions"], storage=static["storage"],
         show_original=bool(static["render_show_original"] if value is None else value),
         options=("A", "B") + (("same",) if settings.survey["allow_same"] else ()),
-        pairs=static["pairs"],
+        pairs=static["pairs"], colormap=static["colormap"], alpha=static["alpha"],
     )
     memo[study_pk] = info
     return info
@@ -191,6 +195,8 @@ def first_unanswered(session: Session, participant: Participant) -> Trial | None
 def next_url(session: Session, participant: Participant, trials: list[Trial] | None = None) -> str:
     """Where this participant should be now (``trials``: their trials, if already loaded)."""
     token = participant.token
+    if participant.declined_at is not None:
+        return url_for("survey.declined", token=token)
     if participant.consented_at is None:
         return url_for("survey.consent", token=token)
     if participant.instructed_at is None:

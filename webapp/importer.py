@@ -17,16 +17,14 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from webapp.db import SIDES, Pair, Participant, Response, Stimulus, Study, Trial
+from webapp.assignment import settle_checks
 from webapp.crowd_settings import parse_crowd_sections
-from webapp.settings import Settings, parse_sections, read_toml
+from webapp.db import Pair, Participant, Response, Stimulus, Study, Trial
+from webapp.manifest_check import ImportError_, check_pairs, pair_where, stimulus_entries
+from webapp.settings import Settings, check_study_file, parse_sections, read_toml
 from webapp.stimulus_urls import s3_uri
 
 FORMAT_VERSIONS = (1,)
-
-
-class ImportError_(ValueError):
-    """The study directory cannot be imported; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -76,33 +74,34 @@ def read_manifest(study_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def _check_pair(path: Path, i: int, pair: Any, questions: list[str]) -> None:
-    where = f"{path}: pairs[{i}]"
-    if not isinstance(pair, dict):
-        raise ImportError_(f"{where} must be an object")
-    for key in ("pair_id", "image_id"):
-        if not isinstance(pair.get(key), str) or not pair[key]:
-            raise ImportError_(f"{where}.{key} must be a non-empty string")
-    sides = pair.get("sides")
-    if not isinstance(sides, dict) or set(sides) != {"A", "B"}:
-        raise ImportError_(f"{where}.sides must have exactly A and B")
-    attention = bool(pair.get("is_attention_check"))
-    for side in ("A", "B"):
-        s = sides[side]
-        if not isinstance(s, dict) or not (s.get("file") or s.get("url")):
-            raise ImportError_(f"{where}.sides.{side} needs a file (or url)")
-        if not attention and not (isinstance(s.get("method"), str) and s["method"]):
-            raise ImportError_(f"{where}.sides.{side}.method is missing")
-    if attention:
-        expected = pair.get("expected")
-        if not isinstance(expected, dict) or not expected:
-            raise ImportError_(f"{where} is an attention check without 'expected'")
-        for q, side in expected.items():
-            if q not in questions or side not in SIDES:
-                raise ImportError_(
-                    f"{where}.expected: {q!r}: {side!r} is not a question id of the study "
-                    f"({', '.join(questions)}) mapped to one of {', '.join(SIDES)}"
-                )
+# PNG and JPEG signatures: a local stimulus must be an image whatever its name says.
+IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
+
+
+def verify_stimulus_files(study_dir: Path, manifest: dict[str, Any]) -> None:
+    """Every stimulus file's bytes match the manifest's sha256 and are an image. Stimuli with
+    a URL (S3) may live only there; a local copy beside the manifest is checked all the same."""
+    local = (manifest.get("storage") or {}).get("kind", "local") == "local"
+    for i, pair in enumerate(manifest["pairs"]):
+        for field, entry in stimulus_entries(pair):
+            _verify_bytes(study_dir, entry, f"{pair_where(study_dir / 'manifest.json', i, pair)} {field}",
+                          required=local and entry.get("url") is None)
+
+
+def _verify_bytes(study_dir: Path, entry: dict[str, Any], where: str, required: bool) -> None:
+    file = entry.get("file") or ""
+    path = (study_dir / file).resolve()
+    if not file or not path.is_relative_to(study_dir.resolve()) or not path.is_file():
+        if required:
+            raise ImportError_(f"{where}.file: stimulus file {file!r} is missing from {study_dir}")
+        return
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        raise ImportError_(
+            f"{where}.sha256: sha256 differs from the bytes of {path} (the file changed after generation)"
+        )
+    if not data.startswith(IMAGE_MAGIC):
+        raise ImportError_(f"{where}.file: {path} is not a PNG or JPEG image")
 
 
 def _stimulus(
@@ -115,24 +114,13 @@ def _stimulus(
     if url is None and kind == "s3" and storage.get("url_mode") == "presigned":
         # Signed per page view (webapp/stimulus_urls.py); the bytes stay in S3.
         bucket, prefix = storage.get("bucket"), (storage.get("prefix") or "").strip("/")
-        if not bucket or not isinstance(bucket, str) or not file or ".." in file.split("/"):
+        if not bucket or not isinstance(bucket, str) or not file:
             raise ImportError_(f"{study_dir}: presigned S3 storage needs storage.bucket and each stimulus's file")
         url = s3_uri(bucket, f"{prefix}/{file}" if prefix else file)
-        digest = entry.get("sha256") or hashlib.sha256(url.encode()).hexdigest()
     elif url is None and kind != "local":
         raise ImportError_(f"{study_dir}: storage kind {kind!r} with url_mode {storage.get('url_mode')!r} "
                            "has no stimulus URLs; expected local files, public URLs or presigned S3")
-    elif url is None:
-        path = (study_dir / file).resolve()
-        if not path.is_relative_to(study_dir.resolve()) or not path.is_file():
-            raise ImportError_(f"{study_dir}: stimulus file {file!r} is missing")
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if entry.get("sha256") and entry["sha256"] != digest:
-            raise ImportError_(
-                f"{path}: sha256 differs from the manifest's (the file changed after generation)"
-            )
-    else:
-        digest = entry.get("sha256") or hashlib.sha256(url.encode()).hexdigest()
+    digest = entry["sha256"]
     name = digest[:32]
     if name not in cache:
         found = session.scalar(select(Stimulus).filter_by(study_pk=study.id, name=name))
@@ -175,25 +163,36 @@ def import_study(session: Session, study_dir: Path, replace: bool = False,
         raise
 
 
+def check_study(study_dir: Path, manifest: dict[str, Any], doc: dict[str, Any]) -> Settings:
+    """Everything import requires (docs/formats.md), before anything is stored: well-formed
+    pairs, the whole study file (also against the manifest), questions with texts, attention
+    checks the pairs can honour (an unset number is settled here), stimulus bytes as
+    recorded. Returns the webapp's settings."""
+    path, toml_path = study_dir / "manifest.json", study_dir / "study.toml"
+    check_pairs(path, manifest)  # first: the study file's rules count the pairs
+    check_study_file(doc, str(toml_path), manifest)  # every section, and against the rendered study
+    settings = parse_sections(doc, str(toml_path))
+    missing = [q for q in manifest["questions"] if q not in settings.survey["questions"]]
+    if missing:
+        raise ImportError_(
+            f"{toml_path}: [survey.questions] has no text for question(s) {', '.join(missing)} used by the manifest"
+        )
+    problem = settle_checks([(p["image_id"], bool(p.get("is_attention_check"))) for p in manifest["pairs"]],
+                            settings.assignment, set(doc.get("assignment") or ()))
+    if problem:
+        raise ImportError_(f"{toml_path}: {problem} ({path})")
+    verify_stimulus_files(study_dir, manifest)
+    return settings
+
+
 def _import(session: Session, study_dir: Path, replace: bool, discard_answers: bool) -> ImportResult:
     manifest = read_manifest(study_dir)
     toml_path = study_dir / "study.toml"
     doc = read_toml(toml_path)
-    settings = parse_sections(doc, str(toml_path))
-    stored_settings = {**settings.as_dict(), **parse_crowd_sections(doc, str(toml_path))}
+    settings = check_study(study_dir, manifest, doc)
     path = study_dir / "manifest.json"
-    questions = manifest["questions"]
-    missing = [q for q in questions if q not in settings.survey["questions"]]
-    if missing:
-        raise ImportError_(
-            f"{study_dir / 'study.toml'}: [survey.questions] has no text for question(s) "
-            f"{', '.join(missing)} used by the manifest"
-        )
-    for i, pair in enumerate(manifest["pairs"]):
-        _check_pair(path, i, pair, questions)
+    stored_settings = {**settings.as_dict(), **parse_crowd_sections(doc, str(toml_path))}
     ids = [p["pair_id"] for p in manifest["pairs"]]
-    if len(set(ids)) != len(ids):
-        raise ImportError_(f"{path}: pair_id values are not unique")
 
     digest = content_sha256(manifest)
     existing = session.scalar(select(Study).filter_by(study_id=manifest["study_id"]))

@@ -65,6 +65,13 @@ def check_schema(engine: sa.Engine) -> None:
         current = current_revisions(engine)
     except sa.exc.OperationalError as exc:
         raise SchemaError(f"cannot open the database {engine.url!r}: {exc.orig}") from exc
+    if not current:
+        raise SchemaError(
+            f"the database {engine.url!r} has no schema (no camstudy tables yet). If it is the one you "
+            f"meant, run `{FIX}` with the same --database-url or DATABASE_URL to create the tables; "
+            "otherwise point at another database with --database-url URL or the DATABASE_URL "
+            "environment variable (`camstudy demo` keeps its database at sqlite:///demo-out/survey.sqlite)"
+        )
     if current != heads:
         found = ", ".join(sorted(current)) or "no schema"
         raise SchemaError(

@@ -6,8 +6,8 @@ that opening the site again resumes the same participant.
 """
 from __future__ import annotations
 
+import hashlib
 import os
-import struct
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -18,10 +18,11 @@ from sqlalchemy import select
 from wtforms import BooleanField, RadioField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from webapp import sources
+from webapp import examples, sources
 from webapp.assignment import StudyFull, allocate
-from webapp.db import Participant, Stimulus, Study, Trial, db, utcnow
+from webapp.db import Participant, Stimulus, Study, db, utcnow
 from webapp.flow import active_study, next_url, participant_or_404, participant_trials, settings_of, study_info, trial_view
+from webapp.stimulus_bytes import UnreadableImage, layout_free_png
 
 bp = Blueprint("survey", __name__)
 
@@ -29,6 +30,10 @@ bp = Blueprint("survey", __name__)
 class ConsentForm(FlaskForm):
     agree = BooleanField("I agree to take part in this study", validators=[DataRequired("Please tick the box to agree.")])
     submit = SubmitField("Start")
+
+
+class DeclineForm(FlaskForm):
+    decline = SubmitField("No thanks, I do not want to take part")
 
 
 class ContinueForm(FlaskForm):
@@ -74,7 +79,7 @@ def index():
 def landing(token: str):
     participant = participant_or_404(token)
     remember(participant)
-    if participant.consented_at is not None:
+    if participant.consented_at is not None or participant.declined_at is not None:
         return redirect(next_url(db.session, participant))
     return render_template("survey/landing.html", p=participant, s=study_info(db.session, participant.study_pk).settings.survey)
 
@@ -85,7 +90,7 @@ def consent(token: str):
     remember(participant)
     settings = study_info(db.session, participant.study_pk).settings
     form = ConsentForm()
-    if participant.allocated_at is not None:
+    if participant.allocated_at is not None or participant.declined_at is not None:
         return redirect(next_url(db.session, participant))
     if form.validate_on_submit():
         if participant.consented_at is None:
@@ -96,7 +101,28 @@ def consent(token: str):
         except StudyFull:
             return render_template("survey/full.html", s=settings.survey), 200
         return redirect(next_url(db.session, participant))
-    return render_template("survey/consent.html", p=participant, s=settings.survey, form=form)
+    return render_template("survey/consent.html", p=participant, s=settings.survey, form=form,
+                           decline_form=DeclineForm())
+
+
+@bp.post("/s/<token>/decline")
+def decline(token: str):
+    """Record that the participant declined. Consent comes before allocation, so they have
+    no trials and no answers: the row marked declined is all that is kept."""
+    participant = participant_or_404(token)
+    if participant.consented_at is None and participant.declined_at is None and DeclineForm().validate_on_submit():
+        participant.declined_at = utcnow()
+        db.session.commit()
+    return redirect(next_url(db.session, participant))
+
+
+@bp.get("/s/<token>/declined")
+def declined(token: str):
+    participant = participant_or_404(token)
+    if participant.declined_at is None:
+        return redirect(next_url(db.session, participant))
+    settings = study_info(db.session, participant.study_pk).settings
+    return render_template("survey/declined.html", p=participant, s=settings.survey)
 
 
 @bp.route("/s/<token>/instructions", methods=["GET", "POST"])
@@ -110,11 +136,36 @@ def instructions(token: str):
         participant.instructed_at = utcnow()
         db.session.commit()
         return redirect(next_url(db.session, participant))
-    example = db.session.scalar(
-        select(Trial).filter_by(participant_pk=participant.id).order_by(Trial.trial_index).limit(1)
-    )
-    view = trial_view(db.session, participant, example) if example else None
-    return render_template("survey/instructions.html", p=participant, s=settings.survey, form=form, example=view)
+    info = study_info(db.session, participant.study_pk)
+    return render_template("survey/instructions.html", p=participant, s=settings.survey, form=form,
+                           teach=teaching(info))
+
+
+def teaching(info) -> dict:
+    """The instructions' illustrations, definitions and practice rounds, in the study's
+    colormap. Drawn examples only: no study pair is shown before the trials."""
+    survey = info.settings.survey
+    texts = survey["questions"]
+
+    def url(name: str) -> str:
+        return examples.image_url(name, info.colormap, info.alpha)
+
+    definitions = [
+        {"id": q, "question": texts[q], "text": survey["definitions"][q],
+         "illustration": ({"left": url(ill.left), "right": url(ill.right), "left_caption": ill.left_caption,
+                           "right_caption": ill.right_caption} if (ill := examples.ILLUSTRATIONS.get(q)) else None)}
+        for q in info.questions if q in survey["definitions"]]
+    practice = []
+    for a, b, answers in examples.PRACTICE[:survey["practice_examples"]]:
+        asked = [{"id": q, "text": texts[q], "answer": answers[q]} for q in info.questions if q in answers]
+        if asked:
+            practice.append({"a": url(a), "b": url(b), "questions": asked})
+    return {
+        "show": survey["examples"], "scale": url("scale"), "scene": url("scene") if info.show_original else None,
+        "layout": {"a": url("layout-a"), "b": url("layout-b")}, "definitions": definitions,
+        "practice": practice, "options": list(info.options), "questions": [texts[q] for q in info.questions],
+        "definition_of": {d["id"]: d["text"] for d in definitions},
+    }
 
 
 @bp.get("/s/<token>/trial/<int(signed=True, max=100000):index>")
@@ -158,32 +209,21 @@ def done(token: str):
 
 # --------------------------------------------------------------------------- stimuli
 
-# cpAd: the generator's zero-filled padding chunk (private, ancillary), which gives both
-# images of a pair the same byte length so that a file's size cannot tell the methods apart
-KEEP_CHUNKS = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"pHYs", b"sBIT", b"cpAd"}
+
+class StimulusChanged(Exception):
+    """The file's bytes are no longer those whose sha256 was checked at import."""
 
 
-def strip_png_metadata(data: bytes) -> bytes:
-    """Drop text, time, EXIF and ICC chunks: a file's metadata must not name a method."""
-    sig = b"\x89PNG\r\n\x1a\n"
-    if not data.startswith(sig):
-        return data
-    out, pos = [sig], len(sig)
-    while pos + 8 <= len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        kind = data[pos + 4 : pos + 8]
-        chunk = data[pos : pos + 12 + length]
-        if kind in KEEP_CHUNKS:
-            out.append(chunk)
-        pos += 12 + length
-        if kind == b"IEND":
-            break
-    return b"".join(out)
-
-
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=64)
 def _stimulus_bytes(path: str, sha256: str) -> bytes:  # sha256 in the key: a new file, a new entry
-    return strip_png_metadata(Path(path).read_bytes())
+    """The file re-written as a layout-free PNG (webapp/stimulus_bytes.py): nothing but the
+    pixels reaches the participant, whatever the file on disk holds. A file whose bytes
+    are no longer those checked at import is refused (raised, not cached: a restored
+    file is served again)."""
+    data = Path(path).read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise StimulusChanged(path)
+    return layout_free_png(data)
 
 
 STIMULI_RECHECK_S = 2.0
@@ -233,7 +273,15 @@ def stimulus(name: str):
     path, sha256, _url = found
     if not os.path.isfile(path):
         abort(404, "No such image.")
-    resp = Response(_stimulus_bytes(path, sha256), mimetype="image/png")
+    try:
+        body = _stimulus_bytes(path, sha256)
+    except StimulusChanged:
+        current_app.logger.error("stimulus %s (%s) changed on disk since import: not served", name, path)
+        abort(404, "No such image.")
+    except UnreadableImage:
+        current_app.logger.error("stimulus %s (%s) does not decode as an image", name, path)
+        abort(404, "No such image.")
+    resp = Response(body, mimetype="image/png")
     resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     resp.headers["Cross-Origin-Resource-Policy"] = "same-origin"
     resp.set_etag(name)

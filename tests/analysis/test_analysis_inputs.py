@@ -25,20 +25,20 @@ def run(rows, config=AnalysisConfig(mixed_model=False), manifest=None):
 def test_unknown_key_in_analysis_section_names_file_key_and_expected(tmp_path):
     path = tmp_path / "study.toml"
     path.write_text("[model]\narch = 'x'\n[analysis]\nalpah = 0.05\n")
-    with pytest.raises(AnalysisError, match=r"study.toml: unknown key 'analysis.alpah'; expected one of: alpha"):
+    with pytest.raises(AnalysisError, match=r"study.toml: unknown key 'alpah' in \[analysis\] \(did you mean 'alpha'\?\); expected one of: alpha"):
         load_config(path)
 
 
 def test_bad_value_in_analysis_section_says_what_was_expected(tmp_path):
     path = tmp_path / "study.toml"
     path.write_text("[analysis]\nties = 'coin-flip'\n")
-    with pytest.raises(AnalysisError, match="analysis.ties = 'coin-flip' is not valid; expected one of exclude, split"):
+    with pytest.raises(AnalysisError, match=r"\[analysis\] ties must be one of \"exclude\", \"split\", got 'coin-flip'"):
         load_config(path)
 
 
-def test_config_is_read_with_other_packages_sections_left_alone(tmp_path):
+def test_config_is_read_beside_other_packages_sections(tmp_path):
     path = tmp_path / "study.toml"
-    path.write_text("[survey]\nanything = 1\n[analysis]\nalpha = 0.01\n"
+    path.write_text("[survey]\ntitle = 'x'\n[analysis]\nalpha = 0.01\n"
                     "primary_questions = ['larger']\nmin_median_rt_ms = 500\n")
     config = load_config(path)
     assert (config.alpha, config.primary_questions, config.min_median_rt_ms) == (0.01, ("larger",), 500.0)

@@ -135,18 +135,12 @@ dir = "study"
     assert read_csv(tmp_path / "study" / "evaluation.csv")[0]["iou_0.2"] != ""
 
 
-def test_evaluate_on_a_gap_model_says_why_there_is_no_ground_truth(tmp_path):
-    folder = tmp_path / "imgs"
-    folder.mkdir()
-    rng = np.random.default_rng(1)
-    for i in range(3):
-        Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(folder / f"{i}.png")
-    (tmp_path / "labels.csv").write_text("image,class\n0.png,a\n1.png,b\n2.png,c\n")
-    config = write(tmp_path, """
+GAP_MODEL = """
 [model]
 arch = "resnet18"
 num_classes = 3
 class_names = ["a", "b", "c"]
+{extra}
 [images]
 source = "folder"
 folder = "imgs"
@@ -155,21 +149,60 @@ resize = 64
 crop = 64
 [output]
 dir = "study"
-""")
+"""
+
+
+def random_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    (tmp_path / "labels.csv").write_text("image,class\n0.png,a\n1.png,b\n2.png,c\n")
+
+
+@pytest.mark.parametrize("command", ["generate", "evaluate"])
+def test_a_gap_head_at_the_last_layer_is_refused_with_the_reason_and_the_fixes(tmp_path, capsys, command):
+    """A standard torchvision model (GAP + one linear layer): Grad-CAM = HiResCAM, every pair
+    would be void. Both commands stop, write no study, and say why and what to do."""
+    random_folder(tmp_path)
+    config = write(tmp_path, GAP_MODEL.format(extra=""))
+    torch.manual_seed(0)
+    assert camstudy_main([command, str(config)]) != 0
+    err = capsys.readouterr().err
+    for words in ("give the same map", "global-average-pooling", "head = \"flatten\"", "target_layer", "'layer4'"):
+        assert words in err, words
+    assert not (tmp_path / "study" / "manifest.json").exists() and not list((tmp_path / "study").glob("stimuli/*"))
+
+
+def test_evaluate_on_a_gap_model_says_why_there_is_no_ground_truth(tmp_path):
+    """An earlier target layer of a GAP model: the maps differ, but faithfulness (which needs a
+    linear head on the flattened map) is not defined, and the report says why."""
+    random_folder(tmp_path)
+    config = write(tmp_path, GAP_MODEL.format(extra='target_layer = "layer3"'))
     torch.manual_seed(0)
     doc = evaluate(config, out=str(tmp_path / "elsewhere"))
     f = doc["faithfulness"]
     assert not f["defined"] and "global pooling" in f["reason"]
     assert "Not defined for this model" in (tmp_path / "elsewhere" / "evaluation.md").read_text()
     assert not doc["localization"]["defined"] and "no object masks" in doc["localization"]["reason"]
-    by_pair: dict[str, dict] = {}
     for r in doc["rows"]:
-        by_pair.setdefault(r["pair_id"], {})[r["method"]] = r
-    for pair in by_pair.values():  # on a GAP head Grad-CAM and HiResCAM are the same map
-        g, h = pair["gradcam"], pair["hirescam"]
-        assert g["faithfulness_distance"] is None and h["faithfulness_distance"] is None
-        for key in ("area_above_half", "entropy", "blobs", "roundness"):
-            assert g[key] == pytest.approx(h[key], rel=1e-4, abs=1e-6)
+        assert r["faithfulness_distance"] is None
+
+
+def test_a_flatten_head_torchvision_model_renders_no_pair_whose_sides_look_the_same(tmp_path):
+    """The fix the refusal names works: the same ResNet with head = "flatten" renders pairs
+    whose two sides differ to the eye (and no void pair is shown)."""
+    random_folder(tmp_path)
+    config = write(tmp_path, GAP_MODEL.format(extra='head = "flatten"'))
+    torch.manual_seed(0)
+    manifest = generate(config)
+    real = [p for p in manifest["pairs"] if not p["is_attention_check"]]
+    assert len(real) == 3
+    for pair in real:
+        assert pair["map_difference"] >= manifest["summary"]["min_map_difference"]
+        a, b = (np.asarray(Image.open(tmp_path / "study" / pair["sides"][s]["file"]), dtype=int) for s in "AB")
+        assert np.abs(a - b).max() > 40 and np.abs(a - b).mean() > 2  # visibly different overlays
 
 
 def test_unknown_evaluation_keys_and_bad_thresholds_are_rejected(tmp_path):

@@ -163,9 +163,9 @@ def test_folder_images_with_a_corrupt_file_are_skipped_and_reported(tmp_path, ca
     write_labelled_images(tmp_path / "imgs", tmp_path / "labels.csv", ["cat", "dog"] * 3, (80, 90),
                           broken=("broken.jpg", "cat"))
     (tmp_path / "s.toml").write_text(
-        '[study]\nid="folder"\n[model]\narch="resnet18"\nclass_names=["cat","dog"]\nbatch_size=4\n'
+        '[study]\nid="folder"\n[model]\narch="resnet18"\nhead="flatten"\nclass_names=["cat","dog"]\nbatch_size=4\n'
         '[images]\nsource="folder"\nfolder="imgs"\ncsv="labels.csv"\nresize=64\ncrop=64\n'
-        '[pairs]\nattention_checks=1\n[output]\ndir="out"\n'
+        '[pairs]\nattention_checks=1\nmin_map_difference=0\n[output]\ndir="out"\n'
     )
     assert generate_main([str(tmp_path / "s.toml")]) == 0
     said = capsys.readouterr().out
@@ -228,3 +228,32 @@ def test_composite_is_original_then_a_then_b(tmp_path):
     for i, entry in enumerate([pair["original"], pair["sides"]["A"], pair["sides"]["B"]]):
         panel = np.array(Image.open(out / entry["file"]))
         assert (canvas[:, i * (96 + 8) : i * (96 + 8) + 96] == panel).all()
+
+
+def test_void_pairs_are_replaced_by_further_candidates_and_listed(tmp_path, capsys):
+    """Pairs whose two maps are too alike to tell apart are never shown: the next candidates
+    take their place, and the manifest and the summary list them."""
+    config = tmp_path / "study.toml"
+    config.write_text(demo_study_toml("void", images=40, size=64)
+                      + '[pairs]\nn = 8\nattention_checks = 1\nmin_map_difference = 0.3\n[output]\ndir = "out"\n')
+    torch.manual_seed(0)
+    assert generate_main([str(config)]) == 0
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    real = [p for p in manifest["pairs"] if not p["is_attention_check"]]
+    void = manifest["void_pairs"]
+    assert len(real) == 8 and len(void) >= 3 and manifest["summary"]["void_pairs"] == len(void)
+    assert all(p["map_difference"] >= 0.3 for p in real) and all(v["map_difference"] < 0.3 for v in void)
+    assert not {v["pair_id"] for v in void} & {p["pair_id"] for p in real}
+    assert f"{len(void)} candidate pair(s) left out as void" in capsys.readouterr().out
+    shown = {p["sides"][s]["file"] for p in manifest["pairs"] for s in "AB"}
+    assert {f"stimuli/{f.name}" for f in (tmp_path / "out" / "stimuli").iterdir()} - shown == {
+        p["original"]["file"] for p in manifest["pairs"]}  # nothing rendered for a void pair
+
+
+def test_every_candidate_void_is_an_error_that_says_why(tmp_path):
+    config = tmp_path / "study.toml"
+    config.write_text(demo_study_toml("allvoid", images=6, size=64)
+                      + '[pairs]\nmin_map_difference = 0.9\n[output]\ndir = "out"\n')
+    torch.manual_seed(0)
+    with pytest.raises(CamStudyError, match=r"all \d+ candidate pairs are void.*min_map_difference = 0.9"):
+        generate(config)

@@ -138,7 +138,8 @@ def test_schema_refuses_the_same_image_twice_for_one_participant(study_db):
 
 def test_cap_on_ratings_makes_the_study_full(sqlite_url, make_study):
     migrate_and_import(sqlite_url, make_study(n_pairs=2, n_attention=0, toml=(
-        "[survey]\npractice_trials = 0\n[assignment]\npairs_per_participant = 2\nmax_ratings_per_pair = 1\n")))
+        "[survey]\npractice_trials = 0\n[assignment]\npairs_per_participant = 2\nratings_per_pair = 1\n"
+        "max_ratings_per_pair = 1\n")))
     engine = make_engine(sqlite_url)
     start(engine, "F1")
     with pytest.raises(StudyFull):

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from webapp_helpers import Walker
+import blinding_attack as attack
+from webapp_helpers import Walker, migrate_and_import
 
 METHOD_RE = re.compile(rb"grad[\s_-]?cam|hi[\s_-]?res[\s_-]?cam|hires", re.IGNORECASE)
 
@@ -61,3 +62,43 @@ def test_nothing_a_participant_fetches_names_a_method(make_app, make_study, sqli
 def test_study_files_are_not_served(client):
     for url in ("/gallery.html", "/manifest.json", "/study.toml", "/stimuli/../manifest.json"):
         assert client.get(url).status_code == 404
+
+
+def test_the_bytes_served_by_the_app_carry_no_method(blind_study, tmp_path):
+    """Participants fetch A and B through the survey; the served bytes and headers (length,
+    ETag, caching) are attacked the same way, over every real trial of enough participants
+    to cover 100+ pairs and 10+ checks."""
+    from webapp import create_app, db_engine
+
+    root, manifest = blind_study
+    db_url = f"sqlite:///{tmp_path / 'survey.sqlite'}"
+    migrate_and_import(db_url, root)
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "DATABASE_URL": db_url, "RATELIMIT_ENABLED": False})
+    by_name = {side["sha256"][:32]: (pair, key) for pair in manifest["pairs"] for key, side in pair["sides"].items()}
+    pairs, checks = [], []
+    try:
+        for n in range(5):
+            w = Walker(app.test_client()).begin_lab_session(f"BYTES{n}")
+            while "/trial/" in (state := w.current())["next_url"]:
+                view = w.get(f"/api/v1/participants/{w.token}/trials/{state['next_trial']}").get_json()
+                served = {}
+                for shown in ("a", "b"):
+                    url = view["images"][shown]
+                    resp = w.get(url)
+                    assert resp.status_code == 200
+                    served[shown] = {**attack.byte_features(resp.get_data()),
+                                     **{f"header {k}": v for k, v in resp.headers.items()}}
+                pair, key_a = by_name[view["images"]["a"].rsplit("/", 1)[1].removesuffix(".png")]
+                a, b = served["a"], served["b"]
+                if pair["is_attention_check"]:
+                    focused_is_a = pair["expected"]["focused"] == key_a
+                    checks.append((a, b) if focused_is_a else (b, a))
+                else:
+                    pairs.append((a, b) if pair["sides"][key_a]["method"] == "gradcam" else (b, a))
+                assert w.answer(state["next_trial"]).status_code == 201
+    finally:
+        db_engine(app).dispose()
+    best_pairs, best_checks = attack.best_rule(pairs), attack.best_rule(checks)
+    assert best_pairs.n >= 100 and best_checks.n >= 10
+    assert not best_pairs.beats_chance, best_pairs
+    assert not best_checks.beats_chance, best_checks

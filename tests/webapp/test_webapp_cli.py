@@ -78,7 +78,7 @@ def test_camstudy_serve_prints_both_links_and_serves_the_lab_page(sqlite_url, ma
 
 
 def test_camstudy_serve_without_a_schema_says_what_to_run(sqlite_url):
-    out = subprocess.run([sys.executable, "-m", "camstudy", "serve", "--port", "1"], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "camstudy", "serve", "--port", str(free_port())], capture_output=True,
                          text=True, env=env_for(sqlite_url), cwd=ROOT, timeout=60)
     assert out.returncode == 1 and "camstudy db upgrade" in out.stderr
 
@@ -93,7 +93,8 @@ def test_flask_cli_finds_the_app_factory(sqlite_url):
 
 
 def test_webapp_never_loads_torch_or_the_generator():
-    code = ("import sys, webapp, webapp.cli, webapp.admin, webapp.api, webapp.survey, webapp.recruit; "
+    code = ("import sys, webapp, webapp.cli, webapp.admin, webapp.api, webapp.survey, webapp.recruit, "
+            "webapp.importer, webapp.manifest_check; "
             "bad = [m for m in ('torch', 'torchvision', 'generator') if m in sys.modules]; "
             "assert not bad, bad")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)

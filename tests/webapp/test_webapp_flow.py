@@ -2,6 +2,8 @@
 completion; resume after reloads; pages that redirect to the right step."""
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, select
 
 from webapp.db import Participant, Response, Trial, db
@@ -88,12 +90,16 @@ def test_questionnaire_answers_are_optional(walker):
     assert r.status_code == 302 and r.headers["Location"].endswith("/done")
 
 
-def test_instructions_show_an_example_and_the_questions(walker):
+def test_instructions_show_illustrations_and_the_questions_but_no_study_image(walker):
     walker.start_lab("P009")
     walker.form(f"/s/{walker.token}/consent", {"agree": "y"})
     html = walker.get(f"/s/{walker.token}/instructions").get_data(as_text=True)
-    assert "Annotated example" in html and "Image A</strong> (left)" in html
-    assert "Which explanation is more focused?" in html and "/stimuli/" in html
+    assert "Image A (left)" in html and "not images from the study" in html
+    assert "Which explanation is more focused?" in html and "/examples/" in html
+    assert "/stimuli/" not in html  # the example screen is drawn, not a study pair
+    for url in set(re.findall(r'src="(/examples/[^"]+)"', html)):
+        r = walker.get(url)
+        assert r.status_code == 200 and r.mimetype == "image/png"
 
 
 def test_study_without_questionnaire_goes_straight_to_done(make_app, make_study, sqlite_url):

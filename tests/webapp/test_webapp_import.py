@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -140,10 +142,7 @@ def test_question_without_text_is_refused(session, make_study):
 def test_public_s3_urls_are_passed_to_the_browser(sqlite_url, make_study, make_app):
     d = make_study()
     with edited_manifest(d) as m:
-        m["storage"] = {"kind": "s3", "url_mode": "public", "base_url": "https://cdn.example.org/study/"}
-        for p in m["pairs"]:
-            for entry in [p["original"], p["sides"]["A"], p["sides"]["B"]]:
-                entry["url"] = "https://cdn.example.org/study/" + entry["file"]
+        public_storage(m)
     for f in (d / "stimuli").iterdir():
         f.unlink()  # nothing local: the browser fetches from the bucket
     app = make_app(sqlite_url, d)
@@ -187,3 +186,215 @@ def test_replace_refuses_to_drop_answers_unless_told(make_app, make_study, sqlit
         assert import_study(s, d, replace=True, discard_answers=True).created
         assert s.scalar(select(func.count(Response.id))) == 0
     engine.dispose()
+
+
+# --------------------------------------------------------------------------- tampered manifests
+# Each edit below is what a careless or malicious hand could do to a generated study; the
+# import must refuse it, naming the pair and the field, and store nothing.
+
+
+def _drop_sha_and_swap_bytes(d: Path, pair: dict) -> None:
+    entry = pair["sides"]["A"]
+    del entry["sha256"]
+    (d / entry["file"]).write_bytes((d / pair["original"]["file"]).read_bytes())
+
+
+def _same_bytes_under_another_name(d: Path, pair: dict) -> None:
+    a, b = pair["sides"]["A"], pair["sides"]["B"]
+    (d / b["file"]).write_bytes((d / a["file"]).read_bytes())
+    b["sha256"] = a["sha256"]
+
+
+def _raw_maps_as_a_stimulus(d: Path, pair: dict) -> None:
+    import hashlib
+
+    import numpy as np
+
+    np.savez_compressed(d / "raw_maps.npz", gradcam=np.zeros((2, 2)), hirescam=np.ones((2, 2)))
+    pair["sides"]["B"]["file"] = "raw_maps.npz"
+    pair["sides"]["B"]["sha256"] = hashlib.sha256((d / "raw_maps.npz").read_bytes()).hexdigest()
+
+
+def _set(field: str, value: Any):
+    def edit(_d: Path, pair: dict) -> None:
+        *parents, last = field.split(".")
+        target = pair
+        for key in parents:
+            target = target[key]
+        target[last] = value
+    return edit
+
+
+def _same_file(_d: Path, pair: dict) -> None:
+    pair["sides"]["B"].update(file=pair["sides"]["A"]["file"], sha256=pair["sides"]["A"]["sha256"])
+
+
+def _same_method(_d: Path, pair: dict) -> None:
+    pair["sides"]["B"]["method"] = pair["sides"]["A"]["method"]
+
+
+def _drop(field: str):
+    def edit(_d: Path, pair: dict) -> None:
+        *parents, last = field.split(".")
+        target = pair
+        for key in parents:
+            target = target[key]
+        del target[last]
+    return edit
+
+
+TAMPERED = {
+    "sha256 removed, bytes replaced": (_drop_sha_and_swap_bytes, "sides.A.sha256"),
+    "sha256 removed": (_drop("original.sha256"), "original.sha256"),
+    "sha256 not hex": (_set("sides.B.sha256", "not-a-digest"), "sides.B.sha256"),
+    "method typo": (_set("sides.A.method", "GRADCAM-typo"), "sides.A.method"),
+    "method not in the manifest's methods": (_set("sides.A.method", "cam"), "sides.A.method"),
+    "both sides one method": (_same_method, "sides.B.method"),
+    "both sides one file": (_same_file, "sides.B.file"),
+    "both sides the same bytes": (_same_bytes_under_another_name, "sides.B.sha256"),
+    "raw maps listed as a stimulus": (_raw_maps_as_a_stimulus, "sides.B.file"),
+    "javascript: URL": (_set("sides.A.url", "javascript:alert(document.cookie)"), "sides.A.url"),
+    "javascript: URL, upper case": (_set("sides.A.url", "JavaScript:alert(1)"), "sides.A.url"),
+    "javascript: URL behind a space": (_set("sides.A.url", " javascript:alert(1)"), "sides.A.url"),
+    "javascript: URL split by a tab": (_set("sides.A.url", "java\tscript:alert(1)"), "sides.A.url"),
+    "data: URL": (_set("sides.B.url", "data:image/png;base64,iVBORw0KGgo="), "sides.B.url"),
+    "http: URL": (_set("sides.A.url", "http://cdn.example.org/a.png"), "sides.A.url"),
+    "protocol-relative URL": (_set("original.url", "//evil.example/a.png"), "original.url"),
+    "foreign scheme": (_set("sides.A.url", "ftp://cdn.example.org/a.png"), "sides.A.url"),
+    "https: URL without a host": (_set("sides.A.url", "https:///a.png"), "sides.A.url"),
+    "URL not a string": (_set("sides.A.url", ["https://cdn.example.org/a.png"]), "sides.A.url"),
+    "foreign https: host": (_set("sides.B.url", "https://tracker.example.net/b.png"), "sides.B.url"),
+    "method not a string": (_set("sides.A.method", ["gradcam"]), "sides.A.method"),
+    "file with a NUL byte": (_set("sides.A.file", "stimuli/a\x00.png"), "sides.A.file"),
+    "file outside the study": (_set("sides.A.file", "../elsewhere.png"), "sides.A.file"),
+    "image_id longer than the schema allows": (_set("image_id", "i" * 201), "image_id"),
+}
+
+
+@pytest.mark.parametrize("case", list(TAMPERED))
+def test_tampered_manifest_is_refused_naming_the_pair_and_field(session, make_study, case):
+    edit, field = TAMPERED[case]
+    d = make_study()
+    with edited_manifest(d) as m:
+        pair = m["pairs"][2]
+        edit(d, pair)
+    with pytest.raises(ImportError_) as e:
+        import_study(session, d)
+    assert f"pair {pair['pair_id']!r}" in str(e.value) and field in str(e.value), str(e.value)
+    assert session.scalar(select(func.count(Study.id))) == 0
+
+
+def test_attention_check_sides_must_be_distinct_files_too(session, make_study):
+    d = make_study()
+    with edited_manifest(d) as m:
+        check = next(p for p in m["pairs"] if p["is_attention_check"])
+        _same_file(d, check)
+    with pytest.raises(ImportError_, match=rf"pair {check['pair_id']!r}.*sides.B.file"):
+        import_study(session, d)
+
+
+@pytest.mark.parametrize("url", ["stimuli/x.png", "/static/x.png"])
+def test_relative_stimulus_urls_are_accepted(session, make_study, url):
+    d = make_study()
+    with edited_manifest(d) as m:
+        m["pairs"][0]["original"]["url"] = url
+    assert import_study(session, d).created
+    assert session.scalar(select(func.count(Stimulus.id)).where(Stimulus.url == url)) == 1
+
+
+def public_storage(m: dict, base: str = "https://cdn.example.org/study/") -> None:
+    """Every stimulus at its public S3/CDN URL below ``base``, as the generator writes them."""
+    m["storage"] = {"kind": "s3", "url_mode": "public", "base_url": base}
+    for p in m["pairs"]:
+        for entry in [p["original"], p["sides"]["A"], p["sides"]["B"]]:
+            entry["url"] = base + entry["file"]
+
+
+@pytest.mark.parametrize("url", ["https://cdn.example.org.tracker.example/study/x.png",
+                                 "https://cdn.example.org/other-study/x.png",
+                                 "https://tracker.example/https://cdn.example.org/study/x.png",
+                                 "https://cdn.example.org/study/../other-study/x.png",
+                                 "https://cdn.example.org/study/%2E%2E/other-study/x.png"])
+def test_https_urls_outside_the_studys_storage_are_refused(session, make_study, url):
+    d = make_study()
+    with edited_manifest(d) as m:
+        public_storage(m)
+        pair = m["pairs"][1]
+        pair["sides"]["A"]["url"] = url
+    with pytest.raises(ImportError_, match=rf"pair {pair['pair_id']!r} .*sides.A.url: .*(not under the study's storage.base_url|'\.\.' path segment)"):
+        import_study(session, d)
+
+
+@pytest.mark.parametrize("base", ["http://cdn.example.org/study/", "javascript:alert(1)//", "https:///study/"])
+def test_storage_base_url_must_be_https(session, make_study, base):
+    d = make_study()
+    with edited_manifest(d) as m:
+        public_storage(m, base)
+    with pytest.raises(ImportError_, match="storage.base_url: .* must be an https: URL with a host"):
+        import_study(session, d)
+
+
+def test_raw_maps_file_beside_the_manifest_is_never_served(make_app, make_study, sqlite_url):
+    import numpy as np
+
+    d = make_study()
+    np.savez_compressed(d / "raw_maps.npz", gradcam=np.zeros((2, 2)))
+    with edited_manifest(d) as m:
+        m["raw_maps"] = "raw_maps.npz"
+    client = make_app(sqlite_url, d).test_client()
+    import hashlib
+
+    digest = hashlib.sha256((d / "raw_maps.npz").read_bytes()).hexdigest()
+    for name in (digest[:32], "raw_maps", "raw_maps.npz", "../raw_maps"):
+        assert client.get(f"/stimuli/{name}.png").status_code == 404
+    assert client.get("/raw_maps.npz").status_code == 404
+
+
+def test_the_webapp_method_list_is_the_generator_registry():
+    """webapp.manifest_check.KNOWN_METHODS is kept by hand (the webapp never imports torch):
+    it must name exactly the generator's CAM methods."""
+    pytest.importorskip("torch")
+    from generator.cams import METHODS
+    from webapp.manifest_check import KNOWN_METHODS
+
+    assert set(KNOWN_METHODS) == set(METHODS)
+
+
+# Pieces that change how a browser reads a URL: schemes, host and path delimiters, dot
+# segments (also escaped), white space that browsers drop, other hosts, userinfo.
+URL_PIECES = ["/", "//", "\\", ".", "..", "%2e", "%2E%2e", "%2f", ":", "@", "#", "?", " ", "\t", "\n",
+              "javascript:", "java\tscript:", "https:", "http:", "data:", "HTTPS:", "cdn.example.org",
+              "tracker.example", "study", "x.png"]
+STORAGE = "https://cdn.example.org/study/"
+PIECES = st.lists(st.sampled_from(URL_PIECES), max_size=8).map("".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(PIECES, PIECES.map(lambda s: STORAGE + s), PIECES.map(lambda s: "https://" + s),
+                 PIECES.map(lambda s: "https://cdn.example.org" + s)))
+def test_every_accepted_url_stays_on_the_survey_or_the_studys_storage(url):
+    """Whatever a manifest's url says, an accepted one resolves (from a trial page) to https:
+    on the survey's own host or inside the study's storage folder."""
+    import posixpath
+    from urllib.parse import unquote, urljoin, urlsplit
+
+    from webapp.manifest_check import url_problem
+
+    if url_problem(url, STORAGE) is not None:
+        return
+    resolved = urlsplit(urljoin("https://survey.example/s/token/trial/0", url))
+    assert resolved.scheme == "https" and resolved.hostname in {"survey.example", "cdn.example.org"}, url
+    if resolved.hostname == "cdn.example.org":
+        assert (posixpath.normpath(unquote(resolved.path)) + "/").startswith("/study/"), url
+
+
+def test_a_stimulus_changed_on_disk_after_import_is_not_served(make_app, make_study, sqlite_url):
+    d = make_study()
+    client = make_app(sqlite_url, d).test_client()
+    pairs = json.loads((d / "manifest.json").read_text())["pairs"]
+    side, other = pairs[0]["sides"]["A"], pairs[1]["sides"]["B"]
+    original = (d / side["file"]).read_bytes()
+    (d / side["file"]).write_bytes((d / other["file"]).read_bytes())
+    assert client.get(f"/stimuli/{side['sha256'][:32]}.png").status_code == 404
+    (d / side["file"]).write_bytes(original)
+    assert client.get(f"/stimuli/{side['sha256'][:32]}.png").status_code == 200

@@ -153,6 +153,6 @@ def test_worker_origins_are_configurable(make_app, make_study, sqlite_url):
 
 def test_unknown_mturk_key_is_rejected_at_import(make_study, sqlite_url, tmp_path: Path):
     assert_crowd_sections_refused(make_study(toml="[mturk]\nreward = '1.00'\nrewrad = '2.00'\n"),
-                                  r"study.toml: \[mturk\] has an unknown key 'rewrad'; expected one of: .*reward")
+                                  r"study.toml: unknown key 'rewrad' in \[mturk\] \(did you mean 'reward'\?\); expected one of: .*reward")
     assert_crowd_sections_refused(make_study(toml="[mturk]\nreward = 1\n"),
                                   r"\[mturk\] reward must be an amount in US dollars")

@@ -47,8 +47,12 @@ def build_study(
     toml: str | None = None,
     leak_metadata: bool = False,
     size: int = 32,
+    checks_on_study_images: bool = False,
 ) -> Path:
     """A study directory in the manifest format of docs/formats.md, with tiny PNGs.
+
+    ``checks_on_study_images`` draws the attention checks on the images of the first real
+    pairs (same ``image_id``), as the generator does; otherwise each has an image of its own.
 
     ``leak_metadata`` writes the method name into each overlay's PNG text chunks, as a
     careless generator might: the app must not pass that on.
@@ -71,7 +75,7 @@ def build_study(
         a_method, b_method = (None, None) if attention else (METHODS[i % 2], METHODS[(i + 1) % 2])
         pairs.append({
             "pair_id": secrets.token_urlsafe(8),
-            "image_id": f"img_{i:05d}",
+            "image_id": f"img_{(i - n_pairs if attention and checks_on_study_images else i):05d}",
             "class_index": i % 3,
             "class_name": ["circle", "square", "triangle"][i % 3],
             "logit": 3.2, "probability": 0.96,
@@ -178,11 +182,27 @@ def begin_lab_session_in_browser(page, base: str, participant_id: str) -> None:
 
 
 def pass_consent_and_instructions(page) -> None:
-    """From the welcome page of a page or frame: Continue, tick "I agree", Start, Continue."""
+    """From the welcome page of a page or frame: Continue, tick "I agree", Start, the
+    instructions' practice rounds, Continue."""
     page.get_by_role("link", name="Continue").click()
     page.get_by_label("I agree").check()
     page.get_by_role("button", name="Start").click()
+    finish_practice(page)
     page.get_by_role("button", name="Continue").click()
+
+
+def finish_practice(page, side: str = "Image A") -> None:
+    """Answer every practice round of the instructions with ``side`` and check it."""
+    rounds = page.locator("form.practice-round")
+    if rounds.count():
+        page.get_by_text("Finish the practice above to continue.").wait_for()  # its script is running
+    for i in range(rounds.count()):
+        current = rounds.nth(i)
+        for radio in current.get_by_role("radio", name=side).all():
+            radio.check()
+        current.get_by_role("button", name="Check my answers").click()
+        if i + 1 < rounds.count():
+            current.get_by_role("button", name="Next example").click()
 
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')

@@ -86,7 +86,7 @@ def main(argv: list[str], client: Any = None, sleep: Callable[[float], None] | N
     from webapp.db import Study
     from webapp.mturk import requester
     from webapp.mturk.calls import Calls, MTurkError, make_client
-    from webapp.settings import SettingsError
+    from webapp.settings import SettingsError, check_study_dir
 
     engine = _checked_engine(_url(args))
     if engine is None:
@@ -102,6 +102,7 @@ def main(argv: list[str], client: Any = None, sleep: Callable[[float], None] | N
                 print("error: no study " + (f"{args.study!r} " if args.study else "")
                       + "in the database: run `camstudy import <study dir>` first", file=sys.stderr)
                 return 1
+            check_study_dir(study.study_dir, study.manifest)  # the file as import checks it, edits included
             if client is None and not args.dry_run and args.command != "cost":
                 from botocore.exceptions import BotoCoreError
 

@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from webapp.crowd_settings import crowd_settings
+from webapp.crowd_settings import LIVE_QUALIFICATIONS, SANDBOX_QUALIFICATIONS, crowd_settings
 from webapp.db import MTurkAssignment, MTurkHIT, MTurkQualification, Pair, Participant, Study, Trial, utcnow
 from webapp.mturk.calls import Calls, DryRun, MTurkError
 
@@ -148,6 +148,8 @@ def external_question(url: str, frame_height: int) -> str:
 
 
 def qualification_requirements(cfg: dict[str, Any], sandbox: bool, excluded: list[Any]) -> list[dict[str, Any]]:
+    defaults = SANDBOX_QUALIFICATIONS if sandbox else LIVE_QUALIFICATIONS
+    cfg = {**cfg, **{k: v for k, v in defaults.items() if cfg.get(k) is None}}
     reqs: list[dict[str, Any]] = []
     guard = "DiscoverPreviewAndAccept"
     if cfg["min_approval_rate"]:
@@ -234,6 +236,11 @@ def grant_exclusion(ctx: Context, rows: list[MTurkAssignment]) -> None:
 
 def create(ctx: Context, url: str | None, assignments: int | None) -> int:
     cfg = ctx.cfg
+    sources = (ctx.study.settings.get("recruitment") or {}).get("sources") or ["lab"]
+    if "mturk" not in sources:  # the survey would answer every worker "not open to this site"
+        raise MTurkError(
+            f"study {ctx.study.study_id} does not recruit on MTurk: [recruitment] sources = {sources!r} in its "
+            "study.toml lacks \"mturk\". Add it, run `camstudy import <study dir>` again, then create the HITs.")
     question = external_question(external_url(url or cfg["public_url"], ctx.study.study_id), cfg["frame_height"])
     pending = [h for h in ctx.session.scalars(
         select(MTurkHIT).filter_by(study_pk=ctx.study.id, sandbox=ctx.sandbox, hit_id=None).order_by(MTurkHIT.id))]

@@ -24,6 +24,26 @@
   var preloaded = [];  // keeps prefetch Image objects alive until they are used
 
   function storageKey() { return "camstudy:key:" + form.dataset.token + ":" + form.dataset.trial; }
+  // The choices made so far on this trial, kept until its answer is sent (a reload keeps them).
+  function choicesKey(key) { return (key || storageKey()).replace("camstudy:key:", "camstudy:choices:"); }
+
+  function saveChoices() {
+    try { sessionStorage.setItem(choicesKey(), JSON.stringify(answers)); } catch (e) { /* storage off */ }
+  }
+
+  function restoreChoices() {
+    var saved = null;
+    try { saved = JSON.parse(sessionStorage.getItem(choicesKey()) || "null"); } catch (e) { /* storage off or bad */ }
+    if (!saved || typeof saved !== "object") return;
+    groups.forEach(function (g) {
+      var a = saved[g.dataset.question];
+      if (!a || typeof a.rt_ms !== "number") return;
+      var input = radios.find(function (r) { return r.name === g.dataset.question && r.value === a.side; });
+      if (!input) return;
+      input.checked = true;
+      answers[g.dataset.question] = { side: a.side, rt_ms: Math.max(0, Math.round(a.rt_ms)) };
+    });
+  }
 
   function newKey() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -74,6 +94,7 @@
       t0 = performance.now();
       if (loading) loading.hidden = true;
       radios.forEach(function (r) { r.disabled = false; });
+      restoreChoices();
       refresh();
       preload(preloadUrls);
     }
@@ -124,6 +145,7 @@
   groups.forEach(function (g) {
     g.addEventListener("change", function (ev) {
       answers[g.dataset.question] = { side: ev.target.value, rt_ms: Math.max(0, Math.round(performance.now() - t0)) };
+      saveChoices();
       refresh();
     });
   });
@@ -167,7 +189,7 @@
     }).then(function (resp) {
       return resp.json().catch(function () { return {}; }).then(function (data) {
         if (resp.ok) {
-          try { sessionStorage.removeItem(key); } catch (e) { /* storage off */ }
+          try { sessionStorage.removeItem(key); sessionStorage.removeItem(choicesKey(key)); } catch (e) { /* storage off */ }
           var trial = data.next_trial;
           if (fits(trial)) {
             show(trial, data.next_url);
