@@ -14,7 +14,8 @@ from analysis.analyse import StudyResults
 from analysis.exclusions import hash_participant
 from analysis.results import Skipped, to_jsonable
 
-RESULTS_FORMAT_VERSION = 1
+# 2: the decision (decisions), clustered estimates; judgment-level tests are gone.
+RESULTS_FORMAT_VERSION = 2
 
 
 def write_results_json(study: StudyResults, path: Path) -> None:

@@ -65,7 +65,7 @@ def test_nothing_written_contains_a_participant_id(study_dir, report_dir):
 
 def test_results_json_holds_the_numbers_and_which_model_ran(report_dir):
     doc = json.loads((report_dir / "results.json").read_text())
-    assert doc["kind"] == "camstudy-results" and doc["format_version"] == 1
+    assert doc["kind"] == "camstudy-results" and doc["format_version"] == 2
     larger = next(q for q in doc["questions"] if q["question"] == "larger")
     assert larger["model"]["model"] in ("mixed", "gee")
     assert 0 < larger["model"]["probability"] < 1 and larger["model"]["estimand"]
