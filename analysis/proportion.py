@@ -107,7 +107,7 @@ def proportion_test(frame: pd.DataFrame, counts: Counts, confidence: float = 0.9
         raise NotComputable(f"question '{counts.question}' has no answers in the analysed data")
     share = counts.gradcam / counts.decided if counts.decided else None
     split = (counts.gradcam + counts.same / 2) / counts.total
-    ties = (attempt_ties(frame, counts, confidence))
+    ties = attempt_ties(frame, counts, confidence)
     return ProportionResult(counts=counts, share=share, share_ties_split=split, ties=ties)
 
 
