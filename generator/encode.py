@@ -49,16 +49,22 @@ def encode_batch(images: torch.Tensor, fmt: str = "png", quality: int = 95, png_
 
 
 def encode_stimuli(images: torch.Tensor) -> list[bytes]:
-    """B×3×H×W uint8 on any device to layout-free PNG files (see the module docstring)."""
+    """B×3×H×W uint8 on any device to layout-free PNG files (see the module docstring).
+
+    The scanlines, each with its filter byte, are laid out on the images' device; only
+    they cross to the host, where zlib wraps them in stored blocks (no copy in between)."""
     b, c, h, w = images.shape
     if c != 3:
         raise CamStudyError(f"stimuli are RGB images, got {c} channels")
-    rows = images.permute(0, 2, 3, 1).reshape(b, h, w * 3).cpu().numpy()
-    filtered = np.zeros((b, h, 1 + w * 3), dtype=np.uint8)  # column 0: filter type 0 per row
-    filtered[:, :, 1:] = rows
+    if images.is_cuda:  # column 0: filter type 0 per row
+        scanlines = torch.nn.functional.pad(images.permute(0, 2, 3, 1).reshape(b, h, w * 3), (1, 0)).cpu().numpy()
+    else:  # one copy, by numpy: the pixels straight into their place after each row's filter byte
+        scanlines = np.zeros((b, h, 1 + w * 3), dtype=np.uint8)
+        pixels = np.lib.stride_tricks.as_strided(scanlines[:, :, 1:], shape=(b, h, w, 3),
+                                                 strides=(*scanlines.strides[:2], 3, 1), writeable=True)
+        pixels[...] = images.numpy().transpose(0, 2, 3, 1)
     header = PNG_SIGNATURE + _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-    return [header + _idat_chunks(zlib.compress(item.tobytes(), 0)) + _chunk(b"IEND", b"")
-            for item in filtered]
+    return [b"".join((header, _idat_chunks(zlib.compress(item, 0)), IEND)) for item in scanlines]
 
 
 def stimulus_size(width: int, height: int) -> int:
@@ -66,9 +72,14 @@ def stimulus_size(width: int, height: int) -> int:
     return len(encode_stimuli(torch.zeros(1, 3, height, width, dtype=torch.uint8))[0])
 
 
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+def _chunk(kind: bytes, body: bytes | memoryview) -> bytes:
+    crc = zlib.crc32(body, zlib.crc32(kind))
+    return b"".join((struct.pack(">I", len(body)), kind, body, struct.pack(">I", crc)))
+
+
+IEND = _chunk(b"IEND", b"")
 
 
 def _idat_chunks(stream: bytes) -> bytes:
-    return b"".join(_chunk(b"IDAT", stream[i : i + IDAT_SIZE]) for i in range(0, len(stream), IDAT_SIZE))
+    view = memoryview(stream)
+    return b"".join(_chunk(b"IDAT", view[i : i + IDAT_SIZE]) for i in range(0, len(stream), IDAT_SIZE))

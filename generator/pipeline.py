@@ -1,8 +1,9 @@
 """`camstudy generate`: from study.toml to a study directory of blinded A/B pairs."""
 from __future__ import annotations
 
+import threading
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from generator.images import ImageLoadError
 from generator.model_setup import ModelSetup, checkpoint_metadata, setup_model, weights_path
 from generator.preprocess import Preprocess
 from generator.sources import build_source, class_index_map
+from generator.stage import OrderedStage, worker_count
 from generator.storage import S3Target, S3Uploader, sha256, write_if_changed
 from generator.writers import write_gallery, write_manifest, write_pairs_csv
 
@@ -54,12 +56,13 @@ class Run:
     void: list = field(default_factory=list)      # Rendered pairs too alike to show
     methods_checked: bool = False                 # the methods-coincide check ran on real data
     evaluator: object | None = None  # generator.evaluate.Evaluator when [evaluation] evaluate = true
+    counting: threading.Lock = field(default_factory=threading.Lock, repr=False)  # render workers save too
 
     def save(self, relative: str, data: bytes) -> dict:
-        if write_if_changed(self.out_dir / relative, data):
-            self.written += 1
-        else:
-            self.reused += 1
+        written = write_if_changed(self.out_dir / relative, data)
+        with self.counting:
+            self.written += written
+            self.reused += not written
         if self.uploader is not None:
             self.uploader.put(relative, data, CONTENT_TYPES["png" if relative.endswith(".png") else "jpeg"])
         entry = {"file": relative, "sha256": sha256(data), "url": self.s3.url(relative) if self.s3 else None}
@@ -86,12 +89,27 @@ class Run:
 
 
 def pick_device(name: str) -> torch.device:
+    device = _device(name)
+    full_float32(device)
+    return device
+
+
+def _device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise CamStudyError(f"[model] device = {name!r} but CUDA is not available here; use 'auto' or 'cpu'")
     return device
+
+
+def full_float32(device: torch.device) -> None:
+    """No TF32 on the GPU: cuDNN's TF32 convolutions (its default on recent GPUs) move the
+    maps by about 1e-3 of their scale, and a study should not depend on the machine that
+    rendered it (tests/generator/test_cuda_parity.py: 1e-4)."""
+    if device.type == "cuda":
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
 
 
 def to_display(run: Run, batch: torch.Tensor) -> torch.Tensor:
@@ -146,8 +164,22 @@ def check_methods_differ(run: Run, result) -> None:
             "(e.g. \"layer3\" for a ResNet), or use a model whose head is not pooling + one linear layer.")
 
 
-def render_batch(run: Run, jobs: list[selection.Job], displays: list[torch.Tensor],
-                 originals: dict[str, dict]) -> list[Rendered]:
+@dataclass
+class Explained:
+    """A batch after the model: the pairs worth showing and what their stimuli are drawn from."""
+
+    rendered: list[Rendered]
+    shown: torch.Tensor               # their display crops, B×3×H×W uint8, on the device
+    maps01: dict[str, torch.Tensor]   # method -> B×H×W display-resolution maps in [0, 1], on the device
+    new_originals: list[int]          # positions in ``rendered`` whose original photo this batch writes
+
+
+def explain_batch(run: Run, jobs: list[selection.Job], displays: list[torch.Tensor],
+                  claimed: set[str]) -> Explained | None:
+    """The model's part of a batch (main thread): both maps, logits, the void-pair check.
+
+    ``claimed``: image ids whose original photo an earlier batch writes (updated here), so
+    each original is encoded once. None when every pair of the batch is void."""
     crops = torch.stack(displays).to(run.device)
     x = run.prep.normalize(crops)
     if run.setup.dtype != torch.float32:
@@ -158,7 +190,6 @@ def render_batch(run: Run, jobs: list[selection.Job], displays: list[torch.Tenso
     if run.evaluator is not None:
         run.evaluator.add(jobs, result, seen)  # the same pass: no second forward/backward
     check_methods_differ(run, result)
-    shown = to_display(run, crops)
     probs = probabilities(result.logits.float(), run.setup.probability)
     scores = result.scores().float().cpu().tolist()
     p_of_target = probs.gather(1, targets[:, None])[:, 0].cpu().tolist()
@@ -171,34 +202,67 @@ def render_batch(run: Run, jobs: list[selection.Job], displays: list[torch.Tenso
                          raw={m: r[i] for m, r in raw_maps.items()}, logits=logits[i])
                 for i, j in enumerate(jobs)]
     keep = [i for i, item in enumerate(rendered) if item.difference >= run.cfg.pairs.min_map_difference]
-    run.void += [rendered[i] for i in range(len(rendered)) if i not in keep]
-    rendered = [rendered[i] for i in keep]
-    if not rendered:
-        return []
+    run.void += [item for i, item in enumerate(rendered) if item.difference < run.cfg.pairs.min_map_difference]
+    if not keep:
+        return None
+    shown = to_display(run, crops)
+    if len(keep) < len(rendered):  # index only when a pair was dropped: indexing copies
+        index = torch.tensor(keep, device=run.device)
+        rendered, shown = [rendered[i] for i in keep], shown[index]
+        maps01 = {method: m01[index] for method, m01 in maps01.items()}
+    new = []
+    if run.cfg.render.show_original:
+        for i, item in enumerate(rendered):
+            if item.job.record.image_id not in claimed:
+                claimed.add(item.job.record.image_id)
+                new.append(i)
+    return Explained(rendered, shown, maps01, new)
+
+
+@contextmanager
+def one_torch_thread():
+    """Torch on one thread while drawing, in a render worker as in the serial path.
+
+    Drawing's ops are small; a second OpenMP team on the cores the model's team uses
+    stalls both (10-50x slower per op on a busy 2-core machine). And with one thread a
+    reduction's result never depends on the thread count, so the metrics are the same
+    bytes whatever the number of workers or cores. Per thread: the model's thread keeps
+    its own setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def draw_batch(run: Run, batch: Explained, originals: dict[str, dict]) -> None:
+    with one_torch_thread():
+        _draw_batch(run, batch, originals)
+
+
+def _draw_batch(run: Run, batch: Explained, originals: dict[str, dict]) -> None:
+    """Everything after the maps (a worker thread, or inline when serial): metrics, overlays,
+    layout-free PNGs, the batch's new original photos; files written, entries filled in.
+    ``originals`` gets image id -> the original's entry."""
     files, metrics = [], {}
-    for method, m01 in maps01.items():
-        metrics[method] = render.map_metrics(m01[keep])
-        for item, data in zip(rendered, run.encode_overlays(shown[keep], m01[keep])):
+    base = batch.shown.float()  # converted once for both methods' blending
+    for method, m01 in batch.maps01.items():
+        metrics[method] = render.map_metrics(m01)
+        for item, data in zip(batch.rendered, run.encode_overlays(base, m01)):
             files.append((run.name(item.job.record.image_id, item.job.class_index, method), data))
     saved = run.save_all(files)
-    for i, item in enumerate(rendered):
-        for method in maps01:
+    for i, item in enumerate(batch.rendered):
+        for method in batch.maps01:
             entry = saved[run.name(item.job.record.image_id, item.job.class_index, method)]
             item.files[method] = {**entry, "metrics": metrics[method][i]}
-    jobs = [rendered_item.job for rendered_item in rendered]
-    shown = shown[keep]
-    if run.cfg.render.show_original:
-        new = [i for i, j in enumerate(jobs) if j.record.image_id not in originals]
-        if new:
-            data = encode_batch(shown[new], run.settings.format, run.settings.jpeg_quality,
-                                run.settings.png_compression)
-            for i, blob in zip(new, data):
-                image_id = jobs[i].record.image_id
-                name = run.name(image_id, "original", ext=FORMATS[run.settings.format])
-                originals.setdefault(image_id, run.save(name, blob))
-        for item in rendered:
-            item.original = originals[item.job.record.image_id]
-    return rendered
+    if batch.new_originals:
+        index = torch.tensor(batch.new_originals, device=batch.shown.device)
+        data = encode_batch(batch.shown[index], run.settings.format, run.settings.jpeg_quality,
+                            run.settings.png_compression)
+        for i, blob in zip(batch.new_originals, data):
+            image_id = batch.rendered[i].job.record.image_id
+            originals[image_id] = run.save(run.name(image_id, "original", ext=FORMATS[run.settings.format]), blob)
 
 
 def load_display(run: Run, source, record, cache: dict) -> torch.Tensor | None:
@@ -213,17 +277,46 @@ def load_display(run: Run, source, record, cache: dict) -> torch.Tensor | None:
     return display
 
 
-def render_pairs(run: Run, source, jobs, limit: int, process=None, desc: str = "rendering") -> list:
-    """The first ``limit`` jobs (stratified order) whose image loads, in batches through ``process``.
+def render_pairs(run: Run, source, jobs, limit: int, process=None, desc: str = "rendering",
+                 workers: int | None = None) -> list:
+    """The first ``limit`` jobs (stratified order) whose image loads, rendered in batches.
 
-    ``process(jobs, displays)`` defaults to rendering; `evaluate` passes its own.
+    Rendering can overlap the model with the drawing: the main thread runs each batch through
+    the model (``explain_batch``) while ``workers`` threads (generator/stage.py; default
+    $CAMSTUDY_RENDER_WORKERS, else 1 on CUDA and 0 = serial on the CPU) draw, encode and
+    write the batches before it (``draw_batch``). The same files with the same bytes come
+    out either way.
+    ``process(jobs, displays) -> kept`` replaces rendering (`evaluate` passes its own).
+    """
+    if process is not None:
+        return run_batches(run, source, jobs, limit, process, desc)
+    originals: dict[str, dict] = {}
+    claimed: set[str] = set()
+    # overlap by default where the model leaves the CPU free (CUDA); on the CPU the drawing
+    # would only take cores from the model's threads (BENCHMARKS.md: serial was as fast or faster)
+    with OrderedStage(worker_count(workers, default=int(run.device.type == "cuda"))) as stage:
+        def explain_then_draw(batch_jobs, displays):
+            batch = explain_batch(run, batch_jobs, displays, claimed)
+            if batch is None:
+                return []
+            stage.submit(draw_batch, run, batch, originals)
+            return batch.rendered
+
+        done = run_batches(run, source, jobs, limit, explain_then_draw, desc)
+        stage.drain()
+    for item in done:
+        item.original = originals.get(item.job.record.image_id)
+    return done
+
+
+def run_batches(run: Run, source, jobs, limit: int, process, desc: str) -> list:
+    """Feed ``process(jobs, displays) -> kept`` batches of loaded images until ``limit`` are kept.
+
     A batch may keep fewer items than it got (rendering drops void pairs): the next
     candidates in the same order take their place.
     """
     done: list = []
     cache: dict = {}
-    originals: dict[str, dict] = {}
-    process = process or (lambda js, ds: render_batch(run, js, ds, originals))
     order = iter(selection.stratified_order(jobs, run.cfg.pairs.seed))
     bar = tqdm(total=limit, unit="pair", desc=desc, disable=None, dynamic_ncols=True)
     exhausted = False

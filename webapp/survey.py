@@ -215,7 +215,7 @@ class StimulusChanged(Exception):
 
 
 @lru_cache(maxsize=64)
-def _stimulus_bytes(path: str, sha256: str) -> bytes:  # sha256 in the key: a new file, a new entry
+def _rewritten(path: str, sha256: str, version: tuple[int, int, int]) -> bytes:
     """The file re-written as a layout-free PNG (webapp/stimulus_bytes.py): nothing but the
     pixels reaches the participant, whatever the file on disk holds. A file whose bytes
     are no longer those checked at import is refused (raised, not cached: a restored
@@ -224,6 +224,34 @@ def _stimulus_bytes(path: str, sha256: str) -> bytes:  # sha256 in the key: a ne
     if hashlib.sha256(data).hexdigest() != sha256:
         raise StimulusChanged(path)
     return layout_free_png(data)
+
+
+_AS_IS: dict[tuple, bool] = {}  # (path, sha256, inode, size, mtime) -> the file is layout-free already
+
+
+def _stimulus_bytes(path: str, sha256: str) -> bytes:
+    """What a participant gets for the file at ``path``. The generator writes stimuli
+    layout-free already: such a file, checked once per process and version of the file
+    (inode, size, modification time) to hold the bytes checked at import and to be
+    layout-free, is served as it is, a plain read like a static file's; any other file is
+    re-written (and the last 64 cached). A changed file raises StimulusChanged."""
+    with open(path, "rb") as f:
+        st = os.fstat(f.fileno())
+        version = (st.st_ino, st.st_size, st.st_mtime_ns)
+        as_is = _AS_IS.get((path, sha256, *version))
+        if as_is is None:
+            data = f.read()
+            if hashlib.sha256(data).hexdigest() != sha256:
+                raise StimulusChanged(path)  # not remembered: a restored file is served again
+            as_is = layout_free_png(data) == data
+            if len(_AS_IS) > 100_000:  # many studies over a long-lived process
+                _AS_IS.clear()
+            _AS_IS[(path, sha256, *version)] = as_is
+            if as_is:
+                return data
+        elif as_is:
+            return f.read()
+    return _rewritten(path, sha256, version)
 
 
 STIMULI_RECHECK_S = 2.0
