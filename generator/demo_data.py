@@ -1,9 +1,14 @@
-"""The built-in demo set: synthetic multi-label scenes with exact per-object masks.
+"""The built-in demo set: synthetic scenes with exact per-object masks.
 
-Each scene is a textured background (noise, stripes or a gradient) with one to
-three filled shapes of random classes, colours, sizes and places. Shapes never
-overlap, so every object is visible and an image's labels are exactly the classes
-of its masks. A scene is a pure function of ``(seed, split, index)``: scenes can
+Each scene is a textured background (noise, stripes or a gradient) with six filled
+shapes that never overlap. The labelled one sits in the middle, of a random class:
+it is the image's label and its mask. The other five, one of each class in random
+places, are clutter: the same for every label, so they say nothing about it, and
+the labelled shape always has a twin among them. A model that learns the label
+reads the middle; channels that recognise the shape fire on the twin as well,
+which is where Grad-CAM and HiResCAM part (docs/generator-inputs.md).
+
+A scene is a pure function of ``(seed, split, index)``: scenes can
 be made one at a time, in any order, and are the same on every machine.
 
 The splits are independent streams of scenes: ``train`` and ``test`` for
@@ -19,8 +24,10 @@ from PIL import Image, ImageDraw
 
 DEMO_CLASSES: list[str] = ["circle", "square", "triangle", "cross", "ring"]
 SPLITS = {"study": 0, "train": 1, "test": 2}
-MAX_OBJECTS = 3
-_PLACEMENT_TRIES = 40
+CENTRE_JITTER = 0.06          # the labelled object's centre lies within this share of the size from the middle
+MIN_DISTRACTORS, MAX_DISTRACTORS = 5, 5  # clutter shapes (5: every class once)
+OBJECT_SIZE = (0.18, 0.26)   # side of every shape's square, as a share of the scene's side
+_PLACEMENT_TRIES = 100
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,7 @@ class DemoObject:
     class_index: int
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 (inclusive-exclusive) of the shape's square
     colour: tuple[int, int, int]
+    labelled: bool = True  # False: a distractor, not among the image's labels
 
 
 @dataclass(frozen=True)
@@ -38,13 +46,13 @@ class Scene:
 
     @property
     def classes(self) -> tuple[int, ...]:
-        return tuple(sorted({o.class_index for o in self.objects}))
+        return tuple(sorted({o.class_index for o in self.objects if o.labelled}))
 
     def class_mask(self, class_index: int) -> np.ndarray:
         """Union of the masks of every object of ``class_index`` (all False if none)."""
         out = np.zeros(self.image.shape[:2], dtype=bool)
         for obj, mask in zip(self.objects, self.masks):
-            if obj.class_index == class_index:
+            if obj.labelled and obj.class_index == class_index:
                 out |= mask
         return out
 
@@ -58,19 +66,23 @@ def scene_rng(seed: int, index: int, split: str = "study") -> np.random.Generato
 
 
 def scene_layout(rng: np.random.Generator, size: int) -> tuple[DemoObject, ...]:
-    """1-3 non-overlapping objects; the first is always placed, later ones when they fit."""
-    wanted = int(rng.integers(1, MAX_OBJECTS + 1))
-    lo, hi = max(8, round(size * 0.22)), max(10, round(size * 0.40))
-    objects: list[DemoObject] = []
-    for _ in range(wanted):
-        cls = int(rng.integers(len(DEMO_CLASSES)))
+    """The labelled object near the centre, then distractors around it where they fit."""
+    lo, hi = max(8, round(size * OBJECT_SIZE[0])), max(10, round(size * OBJECT_SIZE[1]))
+    side = int(rng.integers(lo, hi + 1))
+    jitter = max(1, round(size * CENTRE_JITTER))
+    x0, y0 = ((size - side) // 2 + int(v) for v in rng.integers(-jitter, jitter + 1, size=2))
+    objects = [DemoObject(int(rng.integers(len(DEMO_CLASSES))), (x0, y0, x0 + side, y0 + side),
+                          _object_colour(rng), labelled=True)]
+    wanted = int(rng.integers(MIN_DISTRACTORS, MAX_DISTRACTORS + 1))
+    # distinct classes drawn independently of the label: the clutter says nothing about it
+    for cls in rng.permutation(len(DEMO_CLASSES))[:wanted].tolist():
         colour = _object_colour(rng)
         for _ in range(_PLACEMENT_TRIES):
-            side = int(rng.integers(lo, hi + 1))
-            x0, y0 = (int(v) for v in rng.integers(1, size - side, size=2))
-            box = (x0, y0, x0 + side, y0 + side)
+            dside = int(rng.integers(lo, hi + 1))
+            x0, y0 = (int(v) for v in rng.integers(1, size - dside, size=2))
+            box = (x0, y0, x0 + dside, y0 + dside)
             if not any(_boxes_touch(box, o.box, gap=3) for o in objects):
-                objects.append(DemoObject(cls, box, colour))
+                objects.append(DemoObject(cls, box, colour, labelled=False))
                 break
     return tuple(objects)
 

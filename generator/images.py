@@ -350,7 +350,7 @@ def demo_source(n: int = 200, seed: int = 0, size: int = 128, split: str = "stud
     records = []
     for i in range(n):
         objects = scene_layout(scene_rng(seed, i, split), size)
-        classes = tuple(sorted({o.class_index for o in objects}))
+        classes = tuple(sorted({o.class_index for o in objects if o.labelled}))
         prefix = "demo" if split == "study" else f"demo-{split}"
         records.append(ImageRecord(f"{prefix}_{i:05d}", f"{prefix}:{i}", classes))
     return DemoSource(records, seed, size, split)

@@ -191,7 +191,7 @@ def _local_builder(arch: str):
     if arch == "demo_cnn":
         from generator.demo_model import build_demo_cnn
 
-        def builder(weights=None, num_classes: int = 5, input_size: int = 96, **_):
+        def builder(weights=None, num_classes: int = 5, input_size: int = 128, **_):
             return build_demo_cnn(num_classes=num_classes, input_size=input_size)
 
         return builder

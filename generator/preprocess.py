@@ -71,6 +71,6 @@ class Preprocess:
         return d
 
 
-def demo_preprocess(input_size: int = 96) -> Preprocess:
+def demo_preprocess(input_size: int = 128) -> Preprocess:
     """The demo CNN's preprocessing: the whole square scene, scaled to the model's input."""
     return Preprocess(resize=input_size, crop=input_size)

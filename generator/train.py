@@ -28,12 +28,12 @@ from torch import nn
 from tqdm import tqdm
 
 from generator.demo_data import DEMO_CLASSES, make_scene
-from generator.demo_model import build_demo_cnn
+from generator.demo_model import DEMO_VERSION, build_demo_cnn, zero_head
 from generator.errors import CamStudyError
 from generator.images import ImageLoadError, ImageRecord, ImageSource, folder_source, voc_source
 from generator.preprocess import Preprocess, demo_preprocess
 
-DEMO_INPUT_SIZE = 96
+DEMO_INPUT_SIZE = 128
 DEMO_IMAGE_SIZE = 128
 DEMO_TRAIN_IMAGES = 4000
 DEMO_TEST_IMAGES = 500
@@ -212,7 +212,7 @@ def train_demo_model(out_path: str | Path, seed: int = 0, epochs: int | None = N
     with deterministic(seed, threads):
         train_x, train_y = demo_tensors("train", n_train, seed, preprocess)
         test_x, test_y = demo_tensors("test", n_test, seed, preprocess)
-        model = build_demo_cnn(num_classes=len(DEMO_CLASSES), input_size=input_size)
+        model = zero_head(build_demo_cnn(num_classes=len(DEMO_CLASSES), input_size=input_size))
         steps = math.ceil(n_train / DEMO_BATCH)
         losses = fit(model, _tensor_batches(train_x, train_y, preprocess, DEMO_BATCH), steps, epochs,
                      DEMO_LR, seed, torch.device("cpu"), progress)
@@ -222,13 +222,14 @@ def train_demo_model(out_path: str | Path, seed: int = 0, epochs: int | None = N
     metrics.update(train_images=n_train, epochs=epochs, final_loss=losses[-1],
                    seconds=round(time.perf_counter() - started, 1))
     save_checkpoint(out_path, model, arch="demo_cnn", head="flatten", class_names=DEMO_CLASSES,
-                    input_size=input_size, preprocess=preprocess, seed=seed, metrics=metrics)
+                    input_size=input_size, preprocess=preprocess, seed=seed, metrics=metrics,
+                    demo_version=DEMO_VERSION)
     return metrics
 
 
 def save_checkpoint(out_path: str | Path, model: nn.Module, *, arch: str, head: str,
                     class_names: Sequence[str], input_size: int, preprocess: Preprocess, seed: int,
-                    metrics: dict) -> Path:
+                    metrics: dict, **extra) -> Path:
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -245,6 +246,7 @@ def save_checkpoint(out_path: str | Path, model: nn.Module, *, arch: str, head: 
         "probability": "sigmoid",
         "seed": seed,
         "metrics": metrics,
+        **extra,
     }
     tmp = out.with_name(out.name + ".partial")
     torch.save(checkpoint, tmp)

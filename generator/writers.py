@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+from generator.contrast import method_contrast
 from generator.storage import write_if_changed
 
 PAIR_COLUMNS = ["pair_id", "image_id", "class_index", "class_name", "logit", "probability",
@@ -108,6 +109,9 @@ def write_gallery(path: Path, manifest: dict) -> None:
               f'{manifest["target_layer"]}'), ("pairs", f'{s["pairs"]} + {s["attention_checks"]} attention checks'),
              ("render", ", ".join(f"{k} {v}" for k, v in manifest["render"].items())),
              ("skipped images", str(len(s["skipped_images"])))]
+    contrast = method_contrast(manifest)
+    if contrast is not None:  # how different the two methods look across the study (docs/generator.md)
+        facts.append(("method contrast", contrast.text()))
     table = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in facts)
     cards = "".join(_card(p) for p in manifest["pairs"])
     tables = [n for n in ("evaluation.md", "evaluation.json", "evaluation.csv") if (path.parent / n).is_file()]

@@ -133,3 +133,16 @@ dir = "out"
     torch.manual_seed(0)
     manifest = generate(tmp / "study.toml")
     return tmp / "out", manifest
+
+
+@pytest.fixture(scope="session")
+def trained_demo_model(tmp_path_factory):
+    """The default `camstudy train --demo` checkpoint (seed 0) and its metrics, trained once per
+    test session (about 70 s on two free cores) for the tests that need a genuinely trained
+    demo CNN. (A model trained for a step or two is no stand-in: its head is still uniform
+    across locations, so Grad-CAM equals HiResCAM and every demo pair is void.)"""
+    from generator.train import train_demo_model
+
+    path = tmp_path_factory.mktemp("demo-model") / "demo-model.pt"
+    metrics = train_demo_model(path, seed=0, progress=False)
+    return path, metrics

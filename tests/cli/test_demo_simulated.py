@@ -110,12 +110,14 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.mark.slow
-def test_make_demo_twice_has_the_simulated_sessions_once(tmp_path):
+def test_make_demo_twice_has_the_simulated_sessions_once(tmp_path, trained_demo_model):
+    import shutil
+
     from analysis.db import read_database
-    from generator.train import train_demo_model
 
     out = tmp_path / "demo-out"
-    train_demo_model(out / "demo-model.pt", seed=0, epochs=1, n_train=48, n_test=16, progress=False)
+    out.mkdir()
+    shutil.copy(trained_demo_model[0], out / "demo-model.pt")
     port = free_port()
 
     proc, text = run_demo_until_serving(out, port)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from generator.demo_data import DEMO_CLASSES, make_scene, shape_mask
+from generator.demo_data import (CENTRE_JITTER, DEMO_CLASSES, MIN_DISTRACTORS, make_scene, scene_layout, scene_rng,
+                                 shape_mask)
 from generator.demo_model import build_demo_cnn
 from generator.images import demo_source
 from generator.layers import default_target_layer
@@ -38,8 +39,8 @@ def test_masks_are_the_drawn_objects_in_their_colours():
 
 def test_labels_are_exactly_the_classes_with_a_mask():
     source = demo_source(n=40, seed=1)
-    counts = {len(r.classes) for r in source.records}
-    assert counts <= {1, 2, 3} and len(counts) > 1
+    assert {len(r.classes) for r in source.records} == {1}  # the object in the middle
+    assert len({r.classes for r in source.records}) == len(DEMO_CLASSES)
     for record in source.records:
         image = source.load(record)
         assert image.mode == "RGB" and image.size == (128, 128)
@@ -47,6 +48,29 @@ def test_labels_are_exactly_the_classes_with_a_mask():
             mask = source.object_mask(record, k)
             assert mask.shape == (128, 128) and mask.dtype == bool
             assert mask.any() == (k in record.classes)
+
+
+def test_the_label_is_the_object_in_the_middle_and_the_clutter_is_not_labelled():
+    for index in range(30):
+        scene = make_scene(0, index)
+        target, *clutter = scene.objects
+        assert target.labelled and not any(o.labelled for o in clutter)
+        assert scene.classes == (target.class_index,)
+        centre = [(target.box[0] + target.box[2]) / 2, (target.box[1] + target.box[3]) / 2]
+        assert all(abs(c - 64) <= 128 * CENTRE_JITTER + 1 for c in centre)
+        assert len(clutter) >= MIN_DISTRACTORS and len({o.class_index for o in clutter}) == len(clutter)
+        # only the labelled object is its class's mask, even where the clutter repeats its shape
+        assert scene.class_mask(target.class_index).tolist() == scene.masks[0].tolist()
+
+
+def test_the_clutter_says_nothing_about_the_label():
+    """The shapes around the middle are drawn independently of its class, so the model
+    cannot learn to read them: the label's shape is in the clutter equally often for every class."""
+    layouts = [scene_layout(scene_rng(0, i, "train"), 128) for i in range(2000)]
+    for k in range(len(DEMO_CLASSES)):
+        in_clutter = np.array([any(o.class_index == k for o in objs[1:]) for objs in layouts])
+        labelled = np.array([objs[0].class_index == k for objs in layouts])
+        assert abs(in_clutter[labelled].mean() - in_clutter[~labelled].mean()) < 0.06
 
 
 def test_ring_has_a_hole_and_circle_does_not():

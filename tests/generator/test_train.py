@@ -30,12 +30,12 @@ def test_tiny_run_writes_a_loadable_checkpoint(tmp_path):
     metrics = train_demo_model(path, seed=0, epochs=1, **TINY)
     ckpt = torch.load(path, weights_only=True)
     assert ckpt["arch"] == "demo_cnn" and ckpt["head"] == "flatten"
-    assert ckpt["class_names"] == DEMO_CLASSES and ckpt["num_classes"] == 5 and ckpt["input_size"] == 96
+    assert ckpt["class_names"] == DEMO_CLASSES and ckpt["num_classes"] == 5 and ckpt["input_size"] == 128
     assert ckpt["seed"] == 0 and ckpt["metrics"]["images"] == 16 and set(ckpt["metrics"]["per_class"]) == set(DEMO_CLASSES)
-    assert ckpt["preprocess"] == demo_preprocess(96).to_dict() and metrics["epochs"] == 1
+    assert ckpt["preprocess"] == demo_preprocess(128).to_dict() and metrics["epochs"] == 1
     assert ckpt["probability"] == "sigmoid"  # multi-label: the manifest reports sigmoids, not a softmax
     model = load_model("demo_cnn", weights=path, num_classes=ckpt["num_classes"], input_size=ckpt["input_size"])
-    assert model(torch.zeros(1, 3, 96, 96)).shape == (1, 5)
+    assert model(torch.zeros(1, 3, 128, 128)).shape == (1, 5)
 
 
 def test_same_seed_same_weights_other_seed_differs(tmp_path):
@@ -74,15 +74,15 @@ def test_cli_needs_images_for_arch(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_default_demo_training_learns_the_shapes(tmp_path):
-    """The default `camstudy train --demo`: ~45 s on 2 free cores, longer when they are shared."""
-    metrics = train_demo_model(tmp_path / "demo.pt", seed=0, progress=False)
+def test_default_demo_training_learns_the_shapes(trained_demo_model):
+    """The default `camstudy train --demo` (the shared checkpoint)."""
+    path, metrics = trained_demo_model
     assert metrics["mAP"] >= 0.95 and metrics["accuracy"] >= 0.95
     # and the model finds the objects: HiResCAM peaks on the explained object
     from generator.cams import compute_cams
 
-    model = load_model("demo_cnn", weights=tmp_path / "demo.pt", num_classes=5, input_size=96)
-    source, pp = demo_source(n=40, seed=0), demo_preprocess(96)
+    model = load_model("demo_cnn", weights=path, num_classes=5, input_size=128)
+    source, pp = demo_source(n=40, seed=0), demo_preprocess(128)
     hits, total = 0, 0
     for record in source.records:
         k = record.classes[0]
@@ -90,7 +90,23 @@ def test_default_demo_training_learns_the_shapes(tmp_path):
         cam = compute_cams(model, image, [k], methods=["hirescam"]).maps["hirescam"][0].clamp_min(0)
         peak = np.unravel_index(int(cam.argmax()), cam.shape)
         mask = pp.crop_mask(source.object_mask(record, k))
-        cell = mask.reshape(12, 8, 12, 8).any(axis=(1, 3))  # which 8×8 cells the object touches
+        cell = mask.reshape(16, 8, 16, 8).any(axis=(1, 3))  # which 8×8 cells the object touches
         hits += bool(cell[peak])
         total += 1
     assert hits / total >= 0.8
+
+
+def test_make_demo_retrains_a_model_of_an_older_demo(tmp_path):
+    """Same parameter shapes, other scenes: `make demo` must not reuse an older demo model."""
+    from camstudy.demo import usable
+
+    path = tmp_path / "demo.pt"
+    train_demo_model(path, seed=0, epochs=1, **TINY)
+    assert usable(path)
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["demo_version"] -= 1
+    torch.save(ckpt, path)
+    assert not usable(path)
+    del ckpt["demo_version"]
+    torch.save(ckpt, path)
+    assert not usable(path)

@@ -147,13 +147,14 @@ def test_demo_prints_an_export_command_that_works_and_a_report_command_on_its_da
 
 
 @pytest.mark.slow
-def test_demo_to_a_file_is_plain_and_ends_with_export_and_report_commands(tmp_path):
+def test_demo_to_a_file_is_plain_and_ends_with_export_and_report_commands(tmp_path, trained_demo_model):
     """`make demo > demo.log`: no progress redraws or colours, request lines in
     demo-out/access.log (not in the output), and the last lines are the commands."""
-    from generator.train import train_demo_model
+    import shutil
 
     out = tmp_path / "demo-out"
-    train_demo_model(out / "demo-model.pt", seed=0, epochs=1, n_train=48, n_test=16, progress=False)
+    out.mkdir()
+    shutil.copy(trained_demo_model[0], out / "demo-model.pt")
     port, log = free_port(), tmp_path / "demo.log"
     with log.open("w") as f:
         proc = subprocess.Popen([sys.executable, "-m", "camstudy", "demo", "--out", str(out), "--port", str(port),
