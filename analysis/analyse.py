@@ -10,36 +10,57 @@ from dataclasses import dataclass
 import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
-from analysis import agreement, breakdown, clustered, evaluation, models, objective, position, proportion
+from analysis import (agreement, breakdown, clustered, evaluation, models, objective, order,
+                      ordinal, position, proportion)
 from analysis.config import AnalysisConfig
 from analysis.errors import AnalysisError, NotComputable
 from analysis.exclusions import Flow, apply_exclusions
+from analysis.sensitivity import exclusion_sensitivity
 from analysis.load import Manifest, Responses
-from analysis.results import Skipped
+from analysis.results import Interval, Skipped
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    """The primary model's estimate under another reasonable analysis (no p-value)."""
+
+    label: str
+    result: object          # ModelResult | Skipped
 
 
 @dataclass(frozen=True)
 class QuestionResults:
     question: str
     primary: bool
-    proportion: object      # ProportionResult | Skipped
-    participant: object     # ParticipantTestResult | Skipped
-    pairs: object           # PairMajorityResult | Skipped
-    model: object           # ModelResult | Skipped
+    proportion: object      # ProportionResult | Skipped (counts, tie rate)
+    participant: object     # ParticipantSummary | Skipped
+    pairs: object           # PairSummary | Skipped
+    model: object           # ModelResult | Skipped: the pre-registered model
+    sensitivity: tuple      # Sensitivity, ...
     position: object        # PositionBiasResult | Skipped
     agreement: object       # AgreementResult | Skipped
+    reliability: object     # Reliability | Skipped
     objective: object       # ObjectiveAgreementResult | Skipped
     area: object            # AreaRegressionResult | Skipped
     classes: object         # tuple[ClassResult, ...] | Skipped
+    order: object = None    # OrderResult | Skipped
+    times: object = None    # ResponseTimes | Skipped
 
 
 @dataclass(frozen=True)
-class HolmAdjustment:
-    test: str           # "binomial", "participant" or "model"
+class Decision:
+    """The pre-registered decision for one primary question: the model's intercept test,
+    Holm-adjusted across the primary questions."""
+
     question: str
+    model: str              # "mixed" or "gee"
+    estimand: str
+    probability: float
+    interval: Interval
     pvalue: float
     adjusted: float
     reject: bool
+    equivalence: object = None   # models.Equivalence (TOST, not multiplicity-corrected)
 
 
 @dataclass(frozen=True)
@@ -50,9 +71,11 @@ class StudyResults:
     flow: Flow
     questions: tuple[QuestionResults, ...]
     position_all: object    # PositionBiasResult | Skipped
-    holm: tuple[HolmAdjustment, ...]
+    decisions: tuple[Decision, ...]
     notes: tuple[str, ...]
     evaluation: object = None  # EvaluationComparison | Skipped; None without evaluation.json
+    exclusion_sensitivity: tuple = ()  # ExclusionSensitivity, ...
+    preregistration: object = None     # PreregistrationCheck; None without --preregistration
 
 
 def attempt(what: str, func, *args, **kwargs):
@@ -91,25 +114,31 @@ def match_manifest(responses: Responses, manifest: Manifest | None, notes: list[
     return manifest.pairs
 
 
-def analyse_question(frame, question, config, pairs) -> QuestionResults:
+def analyse_question(frame, question, config, pairs, sensitivity: bool = True) -> QuestionResults:
     conf = config.confidence
     counts = proportion.count_answers(frame, question)
     no_answers = counts.total == 0
+    primary = question in config.primary_questions
 
     def run(what, func, *args, **kwargs):
         if no_answers:
             return Skipped(what, f"question '{question}' has no answers in the analysed data")
         return attempt(what, func, *args, **kwargs)
 
+    model = run("regression model", models.fit_model, frame, question, conf,
+                use_mixed=config.mixed_model, ties=config.ties)
     return QuestionResults(
-        question=question, primary=question in config.primary_questions,
-        proportion=run("proportion", proportion.proportion_test, counts, conf),
-        participant=run("participant-level test", clustered.participant_test, frame, question),
-        pairs=run("pair-level test", clustered.pair_majority_test, frame, question, conf),
-        model=run("regression model", models.fit_model, frame, question, conf,
-                  use_mixed=config.mixed_model),
+        question=question, primary=primary,
+        proportion=run("counts", proportion.proportion_test, frame, counts, conf),
+        participant=run("participant summary", clustered.participant_summary, frame, question),
+        pairs=run("pair summary", clustered.pair_summary, frame, question),
+        model=model,
+        sensitivity=sensitivity_models(frame, question, config) if primary and sensitivity
+        and not no_answers and not isinstance(model, Skipped) else (),
         position=run("position bias", position.position_bias, frame, question, conf),
-        agreement=run("agreement", agreement.agreement, frame, question, seed=config.seed),
+        agreement=run("agreement", agreement.agreement, frame, question),
+        reliability=(Skipped("reliability", "no model") if isinstance(model, Skipped) else
+                     attempt("reliability", agreement.reliability, model, model.observations)),
         objective=(Skipped("objective vs subjective", "no usable manifest") if pairs is None else
                    run("objective vs subjective", objective.objective_agreement, frame, pairs,
                        question, conf)),
@@ -117,39 +146,43 @@ def analyse_question(frame, question, config, pairs) -> QuestionResults:
               run("area regression", objective.area_regression, frame, pairs, question,
                   confidence=conf)),
         classes=run("per-class breakdown", breakdown.per_class, frame, question, conf),
+        order=run("trial order", order.trial_order, frame, question, conf),
+        times=run("response times", order.response_times, frame, question),
     )
 
 
-def binomial_of(result: QuestionResults, ties: str):
-    """The judgment-level test the config makes primary: non-ties, or ties split."""
-    if isinstance(result.proportion, Skipped):
-        return result.proportion
-    return result.proportion.ties_split if ties == "split" else result.proportion.test
-
-
-def pvalue_of(result: QuestionResults, test: str, ties: str = "exclude") -> float | None:
-    part = {"binomial": binomial_of(result, ties), "participant": result.participant,
-            "model": result.model}[test]
-    if isinstance(part, Skipped):
-        return None
-    if test == "binomial":
-        return part.pvalue
-    return part.wilcoxon_pvalue if test == "participant" else part.pvalue
-
-
-def holm(results: list[QuestionResults], alpha: float,
-         ties: str = "exclude") -> tuple[HolmAdjustment, ...]:
-    """Holm across the primary questions, separately for each family of tests."""
+def sensitivity_models(frame, question, config) -> tuple[Sensitivity, ...]:
+    """The primary estimate with a random side slope, with the other tie handling, and
+    with the population-averaged GEE."""
+    conf = config.confidence
+    other = "split" if config.ties == "exclude" else "exclude"
     out = []
-    for test in ("binomial", "participant", "model"):
-        found = [(r.question, pvalue_of(r, test, ties)) for r in results if r.primary]
-        found = [(q, p) for q, p in found if p is not None]
-        if not found:
-            continue
-        reject, adjusted, _, _ = multipletests([p for _, p in found], alpha=alpha, method="holm")
-        out += [HolmAdjustment(test, q, p, float(a), bool(r))
-                for (q, p), a, r in zip(found, adjusted, reject)]
+    if config.mixed_model:
+        out.append(Sensitivity("random side slope per participant", attempt(
+            "random side slope", models.mixed_model, frame, question, conf, ties=config.ties,
+            side_slope=True)))
+        out.append(Sensitivity(f"ties {'split as half a choice' if other == 'split' else 'set aside'}",
+                               attempt("other tie handling", models.mixed_model, frame, question,
+                                       conf, ties=other)))
+    out.append(Sensitivity("population-averaged (two-way clustered GEE)", attempt(
+        "GEE", models.gee_model, frame, question, conf, ties=config.ties)))
+    out.append(Sensitivity("ties as an outcome (ordinal)", attempt(
+        "ordinal model", ordinal.ordinal_model, frame, question, conf)))
     return tuple(out)
+
+
+def decide(results: list[QuestionResults], alpha: float,
+           margin: float | None = None) -> tuple[Decision, ...]:
+    """Holm across the primary questions on the pre-registered model's p-values."""
+    found = [r for r in results if r.primary and not isinstance(r.model, Skipped)]
+    if not found:
+        return ()
+    reject, adjusted, _, _ = multipletests([r.model.pvalue for r in found], alpha=alpha,
+                                           method="holm")
+    return tuple(Decision(r.question, r.model.model, r.model.estimand, r.model.probability,
+                          r.model.probability_interval, r.model.pvalue, float(a), bool(j),
+                          None if margin is None else models.equivalence(r.model, margin, alpha))
+                 for r, a, j in zip(found, adjusted, reject))
 
 
 def objective_evaluation(frame, manifest: Manifest | None, pairs, questions, config: AnalysisConfig):
@@ -169,16 +202,19 @@ def objective_evaluation(frame, manifest: Manifest | None, pairs, questions, con
     return attempt("objective evaluation", evaluation.compare, frame, found, questions, config.confidence)
 
 
-def analyse(responses: Responses, manifest: Manifest | None,
-            config: AnalysisConfig) -> tuple[StudyResults, pd.DataFrame]:
-    """All results, and the analysed frame (after exclusions) for figures and tables."""
+def analyse(responses: Responses, manifest: Manifest | None, config: AnalysisConfig,
+            sensitivity: bool = True) -> tuple[StudyResults, pd.DataFrame]:
+    """All results, and the analysed frame (after exclusions) for figures and tables.
+
+    sensitivity=False skips the sensitivity models (they print no p-value; the
+    calibration tests leave them out to save time)."""
     notes = list(responses.notes)
     frame, flow = apply_exclusions(responses.frame, config)
     notes += flow.notes
     if frame.empty:
         notes.append("Every participant was excluded; nothing is left to analyse")
     pairs = match_manifest(responses, manifest, notes)
-    results = [analyse_question(frame, q, config, pairs)
+    results = [analyse_question(frame, q, config, pairs, sensitivity)
                for q in questions_to_analyse(frame, config)]
     for r in results:
         if r.primary and isinstance(r.proportion, Skipped) and "no answers" in r.proportion.reason:
@@ -189,6 +225,8 @@ def analyse(responses: Responses, manifest: Manifest | None,
         questions=tuple(results),
         position_all=attempt("position bias", position.position_bias, frame,
                              confidence=config.confidence),
-        holm=holm(results, config.alpha, config.ties), notes=tuple(notes),
-        evaluation=objective_evaluation(frame, manifest, pairs, [r.question for r in results], config))
+        decisions=decide(results, config.alpha, config.equivalence_margin), notes=tuple(notes),
+        evaluation=objective_evaluation(frame, manifest, pairs, [r.question for r in results], config),
+        exclusion_sensitivity=(exclusion_sensitivity(responses.frame, config)
+                               if sensitivity else ()))
     return study, frame

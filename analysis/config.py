@@ -18,7 +18,9 @@ from analysis.errors import AnalysisError
 from camstudy.schema import Bool, Float, Int, Section, Str, key, read_section
 
 TIES = ("exclude", "split")
-PRIMARY_TESTS = ("binomial", "participant", "model")
+# The decision is the regression model's: judgment-level and participant-level tests
+# ignore part of the design's clustering and can no longer be pre-registered.
+PRIMARY_TESTS = ("model",)
 
 
 class AnalysisConfig(Section):
@@ -29,12 +31,16 @@ class AnalysisConfig(Section):
         ("larger", "focused"), "the questions the pre-registered decision is about",
         expected='a list of question ids, e.g. ["larger", "focused"]', min_length=1)
     ties: Literal["exclude", "split"] = key(
-        "exclude", '"exclude": the primary proportion is among non-ties; "split": ties count half to each '
-        "method (the other handling is always reported as a sensitivity analysis)")
-    primary_test: Literal["binomial", "participant", "model"] = key(
-        "model", "which test's Holm-adjusted p-value is the pre-registered decision")
-    max_failed_attention_checks: Int = key(0, "failed attention-check answers a participant may have and "
-                                           "stay in the analysis", ge=0)
+        "exclude", '"exclude": the decision model is fitted to decided answers; "split": each tie enters '
+        "it as half a choice of each method (the other handling is always reported as a sensitivity "
+        "analysis)")
+    primary_test: Literal["model"] = key(
+        "model", "the pre-registered decision: the regression model's Holm-adjusted p-value (the "
+        "judgment-level binomial and participant-level tests ignore the design's clustering and "
+        "cannot decide; docs/analysis.md)")
+    max_failed_attention_checks: Int = key(1, "failed attention-check trials (a trial fails when any "
+                                           "of its answers is wrong) a participant may have and stay "
+                                           "in the analysis", ge=0)
     require_completion: Bool = key(True, "exclude participants who did not reach the end")
     min_median_rt_ms: Float = key(0.0, "exclude participants whose median response time (ms) is lower", ge=0)
     min_median_server_ms: Float = key(
@@ -43,7 +49,9 @@ class AnalysisConfig(Section):
     include_unverified: Bool = key(False, "keep crowd answers whose ids MTurk/Prolific has not confirmed "
                                    "(export column verification) in the primary analysis")
     mixed_model: Bool = key(True, "fit the mixed-effects model (false: GEE only; slow on very large exports)")
-    seed: Int = key(0, "seed of the Fleiss kappa subsample")
+    seed: Int = key(0, "kept for older study files; nothing in the analysis is random any more")
+    equivalence_margin: Float = key(0.05, "TOST: the methods count as equivalent when the chance of "
+                                    "choosing Grad-CAM lies within 1/2 +- this", gt=0, lt=0.5)
 
     @property
     def confidence(self) -> float:

@@ -17,7 +17,6 @@ import pandas as pd
 from analysis.clustered import pair_votes
 from analysis.errors import AnalysisError, NotComputable
 from analysis.load import Manifest, read_document
-from analysis.proportion import BinomialResult, binomial
 
 EVALUATION_VERSIONS = (1,)
 METHODS = ("gradcam", "hirescam")
@@ -62,7 +61,9 @@ class CriterionAgreement:
     natural: bool            # the criterion the question's wording asks about
     agreed: int              # pairs whose human majority picked the objectively chosen map
     disagreed: int
-    test: BinomialResult | None
+    # agreed / (agreed + disagreed), description only: pair majorities share the same
+    # participants, so they are not independent and no binomial p-value is given.
+    share: float | None
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ def compare(frame: pd.DataFrame, evaluation: Evaluation, questions, confidence: 
             n = int(usable.sum())
             agreed = int((verdict[usable] == objective[usable]).sum())
             agreement.append(CriterionAgreement(q, criterion, words, NATURAL.get(q) == criterion, agreed,
-                                                n - agreed, binomial(agreed, n, confidence) if n else None))
+                                                n - agreed, agreed / n if n else None))
     info = evaluation.rows.drop_duplicates("pair_id").set_index("pair_id")
     pairs = tuple(PairComparison(
         pair_id=p, class_name=str(info.loc[p, "class_name"]) if "class_name" in info else "",

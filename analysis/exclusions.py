@@ -59,9 +59,8 @@ def participant_summary(frame: pd.DataFrame) -> pd.DataFrame:
         summary["completed"] = grouped["participant_completed"].agg(
             lambda s: bool(s.fillna(False).astype(bool).any()))
     if "attention_correct" in frame:
-        checks = frame[frame["is_attention_check"]]
-        failed = checks["attention_correct"].eq(False).groupby(checks["participant_id"]).sum()
-        summary["failed_checks"] = failed.reindex(summary.index, fill_value=0).astype(int)
+        summary["failed_checks"] = failed_check_trials(frame).reindex(
+            summary.index, fill_value=0).astype(int)
     if "rt_ms" in frame:
         summary["median_rt_ms"] = grouped["rt_ms"].median()
     if "server_ms" in frame:
@@ -74,6 +73,19 @@ def unconfirmed_rows(frame: pd.DataFrame) -> pd.Series:
     """Answers from crowd sessions the platform has not confirmed (verification column)."""
     crowd = frame["source"].astype(str).isin(CROWD_SOURCES)
     return crowd & frame["verification"].astype(str).ne("verified")
+
+
+def failed_check_trials(frame: pd.DataFrame) -> pd.Series:
+    """Per participant: attention-check trials with at least one wrong answer.
+
+    Counted per trial, not per answer: a check trial asks every question, so counting
+    answers gave an attentive person as many chances to slip as there are questions
+    (with zero failures allowed, 7 of 30 attentive simulated people were excluded).
+    """
+    checks = frame[frame["is_attention_check"]]
+    wrong = checks["attention_correct"].eq(False)
+    per_trial = wrong.groupby([checks["participant_id"], checks["pair_id"]]).any()
+    return per_trial.groupby(level=0).sum()
 
 
 def apply_exclusions(frame: pd.DataFrame, config: AnalysisConfig) -> tuple[pd.DataFrame, Flow]:
@@ -112,7 +124,7 @@ def apply_exclusions(frame: pd.DataFrame, config: AnalysisConfig) -> tuple[pd.Da
             notes.append("Completion rule not applied: the export has no participant_completed")
     max_failed = config.max_failed_attention_checks
     if "failed_checks" in summary:
-        step(f"Excluded: failed more than {max_failed} attention check(s)",
+        step(f"Excluded: failed more than {max_failed} attention-check trial(s)",
              summary["failed_checks"] > max_failed)
     else:
         notes.append("Attention-check rule not applied: the export has no attention_correct")

@@ -6,6 +6,7 @@ the statistics never re-parse strings.
 """
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,26 +59,72 @@ def read_responses(path: str | Path) -> Responses:
     path = Path(path)
     if not path.exists():
         raise AnalysisError(f"{path}: responses export not found")
+    notes: list[str] = []
     if path.suffix.lower() == ".json":
         frame = _read_json(path)
     else:
-        frame = _read_csv(path)
-    return prepare(frame, str(path))
+        frame = _read_csv(path, notes)
+    responses = prepare(frame, str(path))
+    responses.notes[:0] = notes
+    return responses
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    with path.open(encoding="utf-8") as fh:
-        first = fh.readline().strip()
-    if not first.startswith(HEADER_PREFIX):
-        raise AnalysisError(
-            f"{path}: first line is {first[:60]!r}, expected "
-            f"'{HEADER_PREFIX}1' (the responses export, docs/formats.md)"
-        )
-    _check_version(path, first[len(HEADER_PREFIX):], RESPONSES_VERSIONS, "responses export")
+SEPARATORS = {",": "commas", ";": "semicolons", "\t": "tabs"}
+
+
+def _read_csv(path: Path, notes: list[str]) -> pd.DataFrame:
+    """The export, also after a round trip through a spreadsheet: a byte-order mark,
+    `;` or tab separators, a dropped format line (read with a note) and empty rows."""
     try:
-        return pd.read_csv(path, skiprows=1, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise AnalysisError(f"{path}: the export has a version line but no header or rows") from None
+        # utf-8-sig: the same as utf-8, but a byte-order mark (spreadsheets write one) is removed.
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        raise AnalysisError(
+            f"{path}: not UTF-8 text (byte {exc.start}); a spreadsheet may have saved it in "
+            "another encoding: save it as 'CSV UTF-8'") from None
+    if not lines:
+        raise AnalysisError(f"{path}: the file is empty")
+    first = lines[0].strip().lstrip("\"")
+    if first.startswith(HEADER_PREFIX):
+        _check_version(path, first[len(HEADER_PREFIX):].strip(" ,;\t\""), RESPONSES_VERSIONS,
+                       "responses export")
+        body = lines[1:]
+    elif first.lstrip("\"").startswith("#"):
+        raise AnalysisError(f"{path}: first line is {first[:60]!r}, expected "
+                            f"'{HEADER_PREFIX}1' (the responses export, docs/formats.md)")
+    else:
+        body = lines
+    if not body:
+        raise AnalysisError(f"{path}: the export has a version line but no header or rows")
+    sep = _separator(path, body[0])
+    if body is lines:
+        notes.append(f"{path}: the format line '{HEADER_PREFIX}1' is missing (a spreadsheet may "
+                     "have dropped it); read as format version 1 because the columns match")
+    if sep != ",":
+        notes.append(f"{path}: columns are separated by {SEPARATORS[sep]}, not commas "
+                     "(saved by a spreadsheet?); read accordingly")
+    try:
+        frame = pd.read_csv(io.StringIO("\n".join(body)), sep=sep, dtype=str,
+                            keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise AnalysisError(f"{path}: cannot read the rows ({exc})") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    # Spreadsheets keep rows that were only formatted: drop rows with no value at all.
+    return frame[frame.astype(str).apply(lambda col: col.str.strip().ne("")).any(axis=1)]
+
+
+def _separator(path: Path, header: str) -> str:
+    """The separator under which the header names the required columns."""
+    found = {sep: sum(c.strip().strip('"') in REQUIRED for c in header.split(sep))
+             for sep in (",", ";", "\t")}
+    best = max(found, key=found.get)
+    if found[best] < len(REQUIRED):
+        missing = [c for c in REQUIRED if c not in {x.strip().strip('"') for x in header.split(best)}]
+        raise AnalysisError(
+            f"{path}: missing columns: {', '.join(missing)} in the header {header[:80]!r} "
+            f"(with or without the format line '{HEADER_PREFIX}1', the export needs "
+            f"{', '.join(REQUIRED)}; docs/formats.md)")
+    return best
 
 
 def _read_json(path: Path) -> pd.DataFrame:

@@ -10,6 +10,9 @@ in 12-17% of studies at alpha = 0.05. The result says which one ran and why.
 
 Side is coded +1/2 (Grad-CAM shown as Image A) and -1/2 (as Image B), so the
 intercept is the log-odds of choosing Grad-CAM averaged over the two sides.
+Intervals and p-values use Student's t: Satterthwaite-type df from the variance
+components for the mixed model (crossed_df), min(participants, pairs) - 1 for the GEE.
+Each result states its estimand on the probability scale (ESTIMAND).
 """
 from __future__ import annotations
 
@@ -21,25 +24,75 @@ import pandas as pd
 from scipy import sparse, stats
 from scipy.special import expit
 
+from analysis import twoway
 from analysis.clustered import decided
 from analysis.errors import NotComputable
 from analysis.results import Interval
+
+
+ESTIMAND = {
+    "mixed": ("the chance that a typical participant (random effect 0) picks Grad-CAM on a "
+              "typical pair (random effect 0), the two sides averaged on the log-odds scale"),
+    "gee": ("the population-averaged chance that a participant picks Grad-CAM on a pair, "
+            "over the study's participants and pairs, the two sides averaged on the log-odds scale"),
+}
+TIE_WORDS = {"exclude": "ties set aside", "split": "a tie counted as half a choice of each method"}
 
 
 @dataclass(frozen=True)
 class ModelResult:
     model: str                 # "mixed" or "gee"
     description: str           # what exactly was fitted, for the report
+    estimand: str              # the quantity `probability` estimates, in one sentence
+    probability: float         # expit(intercept): chance of choosing Grad-CAM
+    probability_interval: Interval
     odds_ratio: float          # odds of choosing Grad-CAM (vs HiResCAM), sides averaged
     interval: Interval
-    pvalue: float
-    side_odds_ratio: float     # Grad-CAM shown as A vs as B
+    pvalue: float              # intercept = 0, i.e. probability = 1/2
+    df: float                  # of the t reference
+    se: float                  # of the intercept (log-odds)
+    side_odds_ratio: float     # Grad-CAM shown as A vs as B (tested in the position section)
     side_interval: Interval
-    side_pvalue: float
     observations: int
     participants: int
     pairs: int
+    ties: str = "exclude"
+    participant_sd: float | None = None   # variance components (logit scale), mixed model only
+    pair_sd: float | None = None
+    side_sd: float | None = None          # random side slope, sensitivity model only
     note: str = ""             # e.g. why the fallback ran
+
+
+@dataclass(frozen=True)
+class Equivalence:
+    """Two one-sided tests (TOST) that the probability lies within 1/2 +- margin."""
+
+    margin: float              # probability points around 1/2
+    pvalue: float              # the larger of the two one-sided p-values
+    interval: Interval         # the (1 - 2 alpha) interval, on the probability scale
+    equivalent: bool
+
+
+def equivalence(model: ModelResult, margin: float, alpha: float) -> Equivalence:
+    """TOST on the intercept, with the model's own t reference: equivalent when both
+    one-sided tests reject, i.e. when the (1 - 2 alpha) interval lies inside the margin."""
+    beta, se, df = np.log(model.odds_ratio), model.se, model.df
+    low, high = np.log((0.5 - margin) / (0.5 + margin)), np.log((0.5 + margin) / (0.5 - margin))
+    p = max(stats.t.sf((beta - low) / se, df), stats.t.cdf((beta - high) / se, df))
+    q = stats.t.ppf(1 - alpha, df)
+    interval = Interval(float(expit(beta - q * se)), float(expit(beta + q * se)), 1 - 2 * alpha,
+                        f"t with {df:.1f} df")
+    return Equivalence(margin, float(p), interval, bool(p < alpha))
+
+
+def model_rows(frame: pd.DataFrame, question: str, ties: str = "exclude") -> pd.DataFrame:
+    """The answers a model is fitted to: decided ones, or all with ties as 1/2 (ties="split")."""
+    if ties == "exclude":
+        return decided(frame, question)
+    rows = frame[frame["is_comparison"] & frame["question_id"].eq(question)]
+    rows = rows[rows["chose_gradcam"].notna() | rows["is_tie"]].copy()
+    rows["chose_gradcam"] = rows["chose_gradcam"].fillna(0.5)
+    return rows
 
 
 def _design(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -77,47 +130,67 @@ def _check_sides(rows: pd.DataFrame) -> None:
                 "infinite and has no standard error")
 
 
-def _summarise(model, description, params, bse, confidence, rows, note="", df=None):
-    """Wald intervals and p-values; normal reference, or Student's t with `df` degrees of freedom."""
+def _summarise(model, description, params, bse, confidence, rows, df, ties, note="",
+               components=(None, None, None)) -> ModelResult:
+    """Intervals and p-values with Student's t on `df` degrees of freedom."""
     if not np.all(np.isfinite(params)) or not np.all(np.isfinite(bse)) or np.any(bse <= 0):
         raise NotComputable(f"the {model} model gave no usable standard errors")
-    reference = stats.norm if df is None else stats.t(df)
-    q = reference.ppf(0.5 + confidence / 2)
-    pvalues = 2 * reference.sf(np.abs(params / bse))
+    q = stats.t.ppf(0.5 + confidence / 2, df)
+    low, high = params - q * bse, params + q * bse
+    method = f"{description}; t with {df:.1f} df"
 
-    def interval(i):
-        return Interval(float(np.exp(params[i] - q * bse[i])),
-                        float(np.exp(params[i] + q * bse[i])), confidence, description)
+    def interval(i, transform=np.exp):
+        return Interval(float(transform(low[i])), float(transform(high[i])), confidence, method)
 
+    participant_sd, pair_sd, side_sd = components
     return ModelResult(
-        model=model, description=description, odds_ratio=float(np.exp(params[0])),
-        interval=interval(0), pvalue=float(pvalues[0]),
-        side_odds_ratio=float(np.exp(params[1])), side_interval=interval(1),
-        side_pvalue=float(pvalues[1]), observations=len(rows),
-        participants=int(rows["participant_id"].nunique()),
-        pairs=int(rows["pair_id"].nunique()), note=note,
+        model=model, description=description,
+        estimand=f"{ESTIMAND[model]}, {TIE_WORDS[ties]}",
+        probability=float(expit(params[0])), probability_interval=interval(0, expit),
+        odds_ratio=float(np.exp(params[0])), interval=interval(0),
+        pvalue=float(2 * stats.t.sf(abs(params[0] / bse[0]), df)), df=float(df),
+        se=float(bse[0]), side_odds_ratio=float(np.exp(params[1])), side_interval=interval(1),
+        observations=len(rows), participants=int(rows["participant_id"].nunique()),
+        pairs=int(rows["pair_id"].nunique()), ties=ties, participant_sd=participant_sd,
+        pair_sd=pair_sd, side_sd=side_sd, note=note,
     )
 
 
-def mixed_model(frame: pd.DataFrame, question: str, confidence: float = 0.95) -> ModelResult:
-    """Random intercepts for participant and pair; raises if the fit does not converge."""
+def _random_effects(rows: pd.DataFrame, side_slope: bool):
+    """Sparse indicator columns for participant and pair (and participant x side)."""
+    # Built sparse: a dense participant x answer matrix would not fit in memory for a
+    # large crowd study.
+    blocks, ident = [], []
+    columns = [("participant_id", None), ("pair_id", None)]
+    if side_slope:
+        columns.append(("participant_id", np.where(rows["gradcam_on_a"].to_numpy(bool), 0.5, -0.5)))
+    for k, (col, values) in enumerate(columns):
+        codes, levels = pd.factorize(rows[col])
+        data = np.ones(len(codes)) if values is None else values
+        blocks.append(sparse.csr_matrix((data, (np.arange(len(codes)), codes)),
+                                        shape=(len(codes), len(levels))))
+        ident += [k] * len(levels)
+    return sparse.hstack(blocks).tocsr(), np.array(ident)
+
+
+def mixed_model(frame: pd.DataFrame, question: str, confidence: float = 0.95,
+                ties: str = "exclude", side_slope: bool = False) -> ModelResult:
+    """Random intercepts for participant and pair (and, as a sensitivity analysis, a random
+    side slope per participant); raises if the fit does not converge."""
     from statsmodels.genmod.bayes_mixed_glm import BinomialBayesMixedGLM
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
-    rows = decided(frame, question)
+    rows = model_rows(frame, question, ties)
     _check(rows)
     endog, exog = _design(rows)
-    # Indicator columns built sparse: a dense participant x answer matrix would not fit
-    # in memory for a large crowd study.
-    blocks, ident = [], []
-    for k, col in enumerate(("participant_id", "pair_id")):
-        codes, levels = pd.factorize(rows[col])
-        blocks.append(sparse.csr_matrix(
-            (np.ones(len(codes)), (np.arange(len(codes)), codes)), shape=(len(codes), len(levels))))
-        ident += [k] * len(levels)
-    model = BinomialBayesMixedGLM(endog, exog, sparse.hstack(blocks).tocsr(), np.array(ident),
-                                  fep_names=["gradcam", "side"],
-                                  vcp_names=["participant", "pair"])
+    z, ident = _random_effects(rows, side_slope)
+    names = ["participant", "pair"] + (["participant side"] if side_slope else [])
+    binary = np.where(endog == 0.5, 1.0, endog)  # the constructor accepts 0/1 only
+    model = BinomialBayesMixedGLM(binary, exog, z, ident, fep_names=["gradcam", "side"],
+                                  vcp_names=names)
+    # Ties split: the variational objective is linear in the outcome, so a tie at 1/2 gives
+    # the fractional (quasi-)binomial likelihood in which a tie is half of each choice.
+    model.endog = endog
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         try:
@@ -128,24 +201,45 @@ def mixed_model(frame: pd.DataFrame, question: str, confidence: float = 0.95) ->
     if not np.all(np.isfinite(fit.fe_mean)):
         raise NotComputable("the mixed model gave no finite estimates")
     description = ("mixed-effects logistic regression, random intercepts for participant "
-                   "and pair (statsmodels BinomialBayesMixedGLM, variational Bayes; "
-                   "standard errors from the Laplace curvature at the fit)")
-    se = _coupled_fe_se(model, fit, exog)
-    return _summarise("mixed", description, fit.fe_mean, se, confidence, rows)
+                   "and pair" + (" and a random side slope per participant" if side_slope else "")
+                   + " (statsmodels BinomialBayesMixedGLM, variational Bayes; standard errors "
+                   "from the Laplace curvature at the fit; Satterthwaite-type df)")
+    se, mu = _coupled_fe_se(model, fit, exog)
+    sds = np.exp(fit.vcp_mean)
+    df = crossed_df(sds[0], sds[1], float(np.mean(1 / (mu * (1 - mu)))),
+                    int(rows["participant_id"].nunique()), int(rows["pair_id"].nunique()), len(rows))
+    components = (float(sds[0]), float(sds[1]), float(sds[2]) if side_slope else None)
+    return _summarise("mixed", description, fit.fe_mean, se, confidence, rows, df, ties,
+                      components=components)
 
 
-def _coupled_fe_se(model, fit, exog: np.ndarray) -> np.ndarray:
-    """Standard errors of the fixed effects that account for the random effects.
+def crossed_df(participant_sd: float, pair_sd: float, residual: float, participants: int,
+               pairs: int, observations: int) -> float:
+    """Degrees of freedom for the intercept of a crossed participant x pair design.
+
+    In a balanced linear model y = mu + u + v + e, var(mean) = (MS_participant + MS_pair -
+    MS_error) / N, and Satterthwaite's approximation gives its df from the mean squares'
+    own df (participants - 1, pairs - 1, their product). The same formula on the logit
+    scale, with the working residual variance 1 / (mu (1 - mu)) of the linearised (PQL)
+    model, gives a df between min(participants, pairs) - 1 and their sum: near pairs - 1
+    when the pair variance dominates, which is when a Wald z is too optimistic.
+    """
+    cu, cv, ce = participant_sd ** 2 / participants, pair_sd ** 2 / pairs, residual / observations
+    denominator = ((cu + ce) ** 2 / max(participants - 1, 1) + (cv + ce) ** 2 / max(pairs - 1, 1)
+                   + ce ** 2 / max((participants - 1) * (pairs - 1), 1))
+    return float((cu + cv + ce) ** 2 / denominator)
+
+
+def _coupled_fe_se(model, fit, exog: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Standard errors of the fixed effects that account for the random effects, and the
+    fitted probabilities.
 
     The variational fit's own `fe_sd` is mean-field: it ignores how the intercept
     trades off against the random intercepts, and in our null simulations its
     tests rejected about 45% of the time at alpha = 0.05. Here the variance
     components are held at the fit and the fixed-effect block of the inverse
     curvature of the joint log-posterior is taken (a Schur complement), as a
-    Laplace/PQL approximation does. With 40 participants and 10 pairs its 95%
-    intervals covered the true log-odds in about 93% of simulated studies (the Wald z
-    ignores how uncertain the pair variance is), the variational SDs in about 64%
-    (tests/analysis/test_analysis_model_coverage.py, docs/analysis.md).
+    Laplace/PQL approximation does.
     """
     from scipy.sparse.linalg import splu
 
@@ -157,54 +251,30 @@ def _coupled_fe_se(model, fit, exog: np.ndarray) -> np.ndarray:
     re_precision = 1.0 / np.exp(2 * fit.vcp_mean[model.ident])
     zwz = (z.T @ sparse.diags(w) @ z + sparse.diags(re_precision)).tocsc()
     schur = xwx - zwx.T @ splu(zwz).solve(np.asarray(zwx))
-    return np.sqrt(np.diag(np.linalg.inv(schur)))
+    return np.sqrt(np.diag(np.linalg.inv(schur))), mu
 
 
 def gee_model(frame: pd.DataFrame, question: str, confidence: float = 0.95,
-              note: str = "") -> ModelResult:
-    """Logistic GEE, independence working correlation, two-way cluster-robust errors.
-
-    With an independence working correlation the GEE is a logistic regression; its
-    sandwich variance is taken cluster-robust for participant and pair together
-    (Cameron, Gelbach & Miller's two-way CRV1, statsmodels' `cov_type="cluster"`
-    with two group columns), and intervals and p-values use Student's t with
-    min(participants, pairs) - 1 degrees of freedom, as statsmodels does for
-    cluster-robust errors with `use_t=True`.
-    """
-    import statsmodels.api as sm
-
-    rows = decided(frame, question)
+              note: str = "", ties: str = "exclude") -> ModelResult:
+    """Logistic GEE, independence working correlation, two-way cluster-robust errors
+    (analysis/twoway.py), t with min(participants, pairs) - 1 df."""
+    rows = model_rows(frame, question, ties)
     _check(rows)
     endog, exog = _design(rows)
-    groups = np.column_stack([pd.factorize(rows[c])[0] for c in ("participant_id", "pair_id")])
-    with warnings.catch_warnings():
-        # Separation is ruled out by _check; what is left here is noise such as
-        # statsmodels' note that the IRLS deviance settled.
-        warnings.simplefilter("ignore")
-        fit = sm.GLM(endog, exog, family=sm.families.Binomial()).fit(
-            cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
-    variance = np.diag(np.asarray(fit.cov_params()))
-    participants, pairs = (len(np.unique(g)) for g in groups.T)
-    if not np.all(np.isfinite(variance)) or np.any(variance <= 0):
-        # cov(participant) + cov(pair) - cov(answer) need not be positive with few clusters.
-        raise NotComputable(
-            f"the two-way cluster-robust variance is not positive ({participants} participants, "
-            f"{pairs} pairs are too few to estimate it)")
-    df = float(fit.df_resid_inference)
+    result = twoway.fit(endog, exog, rows, "the GEE")
     description = ("logistic GEE, independence working correlation, standard errors "
-                   "cluster-robust for participant and pair (two-way); "
-                   f"t reference with {df:g} df")
-    return _summarise("gee", description, np.asarray(fit.params), np.sqrt(variance),
-                      confidence, rows, note, df=df)
+                   "cluster-robust for participant and pair (two-way)")
+    return _summarise("gee", description, result.params, result.se, confidence, rows,
+                      result.df, ties, note)
 
 
 def fit_model(frame: pd.DataFrame, question: str, confidence: float = 0.95,
-              use_mixed: bool = True) -> ModelResult:
-    _check(decided(frame, question))  # data problems: neither model can help
+              use_mixed: bool = True, ties: str = "exclude") -> ModelResult:
+    _check(model_rows(frame, question, ties))  # data problems: neither model can help
     if not use_mixed:
-        return gee_model(frame, question, confidence,
+        return gee_model(frame, question, confidence, ties=ties,
                          note="the mixed model was switched off (analysis.mixed_model = false)")
     try:
-        return mixed_model(frame, question, confidence)
+        return mixed_model(frame, question, confidence, ties=ties)
     except (NotComputable, np.linalg.LinAlgError, ValueError, OverflowError) as exc:
-        return gee_model(frame, question, confidence, note=f"GEE ran because {exc}")
+        return gee_model(frame, question, confidence, ties=ties, note=f"GEE ran because {exc}")

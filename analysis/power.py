@@ -1,13 +1,16 @@
-"""Power and sample size by simulation, respecting participant clustering.
+"""Power and sample size by simulating the pre-registered decision.
 
-A simulated study has `participants` people who each make
-`judgments_per_participant` judgments of different pairs. A judgment chooses
-Grad-CAM with log-odds logit(p) + u[participant] + v[pair], u ~ N(0, participant_sd²),
-v ~ N(0, pair_sd²), and is a tie at `tie_rate`. The test is the one the report
-leads with for clustered data: Wilcoxon signed-rank of participants' proportions
-against 0.5 (or the sign test). Studies are drawn in one vectorised batch.
+Each simulated study is drawn with `analysis.simulate` as the webapp would run it:
+`--pairs` pairs in the study, each participant shown `--pairs-per-participant` of them,
+least-shown pairs first and each pair's sides counterbalanced (webapp/assignment.py),
+two attention-check trials, ties at `--tie-rate`, participant and pair random effects.
+A share `--exclusion-rate` of the recruited participants does not finish and is removed
+by the pre-registered exclusions. Then exactly what decides in `camstudy report` runs:
+the exclusions, the pre-registered model per primary question (the mixed model, or the
+GEE with `mixed_model = false`) and Holm across the primary questions. Power is the share
+of simulated studies in which the decision rejects for a question.
 
-`camstudy power --p 0.7 --power 0.8` prints the participants and judgments needed.
+`camstudy power --p larger=0.7 --p focused=0.3 --power 0.8` prints the participants needed.
 """
 from __future__ import annotations
 
@@ -15,154 +18,217 @@ import argparse
 import sys
 from dataclasses import dataclass
 
-import numpy as np
-from scipy import stats
-from scipy.special import expit, logit
+from statsmodels.stats.multitest import multipletests
 
+from analysis.config import AnalysisConfig
 from analysis.proportion import binomial
-from analysis.results import Interval
 
-TESTS = ("wilcoxon", "sign")
+
+@dataclass(frozen=True)
+class Design:
+    """What the simulation needs to know about the planned study."""
+
+    p: dict                      # question -> chance a typical participant picks Grad-CAM
+    pairs: int = 40
+    pairs_per_participant: int = 20
+    participant_sd: float = 1.0
+    pair_sd: float = 0.5
+    tie_rate: float = 0.1
+    exclusion_rate: float = 0.1
+    attention_checks: int = 2
 
 
 @dataclass(frozen=True)
 class PowerResult:
-    p: float
-    participants: int
-    judgments_per_participant: int
-    judgments: int
-    power: float
-    interval: Interval        # Wilson interval of the simulated power
-    test: str
-    alpha: float
+    participants: int            # recruited (before exclusions)
+    power: dict                  # question -> share of studies whose decision rejects
+    interval: dict               # question -> Wilson interval of that share
+    all_power: float             # share of studies rejecting for every primary question
     simulations: int
-    participant_sd: float
-    pair_sd: float
-    tie_rate: float
 
 
 @dataclass(frozen=True)
 class SampleSizeResult:
     target_power: float
-    participants: int | None  # None: not reached within max_participants
-    judgments: int | None
+    participants: int | None     # None: not reached within max_participants
     curve: tuple[PowerResult, ...]
 
 
-def simulate_pvalues(p, participants, judgments_per_participant, participant_sd=1.0,
-                     pair_sd=0.5, tie_rate=0.1, test="wilcoxon", simulations=500,
-                     seed=0) -> np.ndarray:
-    """One p-value per simulated study."""
-    if test not in TESTS:
-        raise ValueError(f"test must be one of {', '.join(TESTS)}, not {test!r}")
-    rng = np.random.default_rng(seed)
-    shape = (simulations, participants, judgments_per_participant)
-    u = rng.normal(0, participant_sd, shape[:2])[:, :, None]
-    # Each participant sees the study's pairs in their own order; a pair's effect is
-    # shared by everyone who sees it.
-    v_pairs = rng.normal(0, pair_sd, (simulations, 1, judgments_per_participant))
-    chose = rng.random(shape) < expit(logit(p) + u + v_pairs)
-    decided = rng.random(shape) >= tie_rate
-    n = decided.sum(axis=2)
-    k = (chose & decided).sum(axis=2)
-    # A participant with no decided judgment gets difference 0, which the
-    # Wilcoxon (zero_method="wilcox") and sign tests drop, as the report does.
-    diff = np.where(n > 0, k / np.maximum(n, 1) - 0.5, 0.0)
-    if test == "sign":
-        above, below = (diff > 0).sum(axis=1), (diff < 0).sum(axis=1)
-        return np.array([stats.binomtest(a, a + b).pvalue if a + b else 1.0
-                         for a, b in zip(above, below)])
-    # The normal approximation: scipy's default for small samples with tied
-    # proportions is a permutation test (~60 ms per study), too slow for thousands
-    # of studies. At a handful of participants the power is therefore approximate.
-    res = stats.wilcoxon(diff, axis=1, zero_method="wilcox", method="asymptotic")
-    return np.nan_to_num(np.asarray(res.pvalue, dtype=float), nan=1.0)
+def simulate_study(design: Design, participants: int, seed: int):
+    """One simulated export as the analysis reads it."""
+    from analysis.load import prepare
+    from analysis.simulate import SimulationSpec, simulate_responses
+
+    spec = SimulationSpec(participants=participants, pairs=design.pairs,
+                          pairs_per_participant=design.pairs_per_participant, p=dict(design.p),
+                          participant_sd=design.participant_sd, pair_sd=design.pair_sd,
+                          tie_rate=design.tie_rate, dropout_rate=design.exclusion_rate,
+                          allocation="webapp", attention_checks=design.attention_checks, seed=seed)
+    return prepare(simulate_responses(spec), "simulated").frame
 
 
-def power(p, participants, judgments_per_participant, alpha=0.05, **kwargs) -> PowerResult:
-    pvalues = simulate_pvalues(p, participants, judgments_per_participant, **kwargs)
-    hits = int((pvalues < alpha).sum())
-    ci = binomial(hits, len(pvalues)).wilson
-    return PowerResult(
-        p=p, participants=participants, judgments_per_participant=judgments_per_participant,
-        judgments=participants * judgments_per_participant, power=hits / len(pvalues),
-        interval=ci, test=kwargs.get("test", "wilcoxon"), alpha=alpha,
-        simulations=len(pvalues), participant_sd=kwargs.get("participant_sd", 1.0),
-        pair_sd=kwargs.get("pair_sd", 0.5), tie_rate=kwargs.get("tie_rate", 0.1))
+def decide(frame, config: AnalysisConfig) -> dict[str, bool]:
+    """The report's decision on one export: exclusions, the model, Holm. Question -> reject."""
+    from analysis import models
+    from analysis.errors import NotComputable
+    from analysis.exclusions import apply_exclusions
+
+    kept, _ = apply_exclusions(frame, config)
+    found = {}
+    for q in config.primary_questions:
+        try:
+            found[q] = models.fit_model(kept, q, config.confidence, use_mixed=config.mixed_model,
+                                        ties=config.ties).pvalue
+        except NotComputable:
+            found[q] = None  # not computable: counts as not rejected
+    usable = [q for q, p in found.items() if p is not None]
+    reject = dict.fromkeys(config.primary_questions, False)
+    if usable:
+        decisions, _, _, _ = multipletests([found[q] for q in usable], alpha=config.alpha,
+                                           method="holm")
+        reject.update({q: bool(r) for q, r in zip(usable, decisions)})
+    return reject
 
 
-def participants_needed(p, target_power=0.8, judgments_per_participant=40, alpha=0.05,
-                        max_participants=2000, **kwargs) -> SampleSizeResult:
-    """Smallest number of participants whose simulated power reaches the target.
+def power(design: Design, participants: int, config: AnalysisConfig, simulations: int = 200,
+          seed: int = 0, progress=None) -> PowerResult:
+    config = config.model_copy(update={"primary_questions": tuple(
+        q for q in config.primary_questions if q in design.p) or tuple(design.p)})
+    rejects = []
+    for i in range(simulations):
+        rejects.append(decide(simulate_study(design, participants, seed * 1_000_003 + i), config))
+        if progress:
+            progress(1)
+    power_by_q, intervals = {}, {}
+    for q in config.primary_questions:
+        hits = sum(r[q] for r in rejects)
+        power_by_q[q] = hits / simulations
+        intervals[q] = binomial(hits, simulations).wilson
+    every = sum(all(r.values()) for r in rejects) / simulations
+    return PowerResult(participants, power_by_q, intervals, every, simulations)
 
-    Doubles until the target is reached, then bisects; the same seed is used at
-    every size, so the power curve is smooth enough to bisect.
-    """
+
+def participants_needed(design: Design, config: AnalysisConfig, target_power: float = 0.8,
+                        simulations: int = 200, seed: int = 0, start: int = 8,
+                        max_participants: int = 1000, progress=None) -> SampleSizeResult:
+    """Smallest number of recruited participants for which every primary question's
+    decision reaches the target power. Doubles, then bisects; the same seeds at every
+    size keep the curve smooth enough to bisect."""
     curve: dict[int, PowerResult] = {}
 
     def at(n: int) -> PowerResult:
         if n not in curve:
-            curve[n] = power(p, n, judgments_per_participant, alpha, **kwargs)
+            curve[n] = power(design, n, config, simulations, seed, progress)
         return curve[n]
 
-    low, high = 2, 4
-    while at(high).power < target_power:
+    def enough(n: int) -> bool:
+        return min(at(n).power.values()) >= target_power
+
+    low, high = start // 2, start
+    while not enough(high):
         low, high = high, high * 2
         if high > max_participants:
-            return SampleSizeResult(target_power, None, None, tuple(curve[n] for n in sorted(curve)))
-    while high - low > 1:
+            return SampleSizeResult(target_power, None, tuple(curve[n] for n in sorted(curve)))
+    while high - low > max(1, high // 20):  # 5% precision is all the simulation error allows
         mid = (low + high) // 2
-        low, high = (mid, high) if at(mid).power < target_power else (low, mid)
-    return SampleSizeResult(target_power, high, high * judgments_per_participant,
-                            tuple(curve[n] for n in sorted(curve)))
+        low, high = (low, mid) if enough(mid) else (mid, high)
+    return SampleSizeResult(target_power, high, tuple(curve[n] for n in sorted(curve)))
+
+
+def _parse_p(values: list[str] | None) -> dict:
+    p = {}
+    for item in values or ["larger=0.7", "focused=0.3"]:
+        question, _, number = item.partition("=")
+        try:
+            value = float(number)
+        except ValueError:
+            raise SystemExit(f"power: --p {item!r}: expected QUESTION=PROBABILITY, e.g. larger=0.7")
+        if not 0 < value < 1:
+            raise SystemExit(f"power: --p {item!r}: the probability must be between 0 and 1")
+        p[question] = value
+    return p
 
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="camstudy power", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--p", type=float, default=0.7,
-                    help="chance a typical participant chooses Grad-CAM (default 0.7)")
+    ap.add_argument("--p", action="append", metavar="QUESTION=P",
+                    help="chance a typical participant picks Grad-CAM, per primary question "
+                         "(default larger=0.7 and focused=0.3)")
     ap.add_argument("--power", type=float, default=0.8, help="target power (default 0.8)")
     ap.add_argument("--participants", type=int,
-                    help="report the power for this many participants instead of searching")
-    ap.add_argument("--judgments-per-participant", type=int, default=40)
+                    help="report the power for this many recruited participants instead of searching")
+    ap.add_argument("--pairs", type=int, default=40, help="pairs in the study (default 40)")
+    ap.add_argument("--pairs-per-participant", type=int, default=20)
     ap.add_argument("--participant-sd", type=float, default=1.0,
                     help="SD of participants' log-odds (default 1.0)")
     ap.add_argument("--pair-sd", type=float, default=0.5)
     ap.add_argument("--tie-rate", type=float, default=0.1)
-    ap.add_argument("--alpha", type=float, default=0.05)
-    ap.add_argument("--test", choices=TESTS, default="wilcoxon")
-    ap.add_argument("--simulations", type=int, default=1000)
+    ap.add_argument("--exclusion-rate", type=float, default=0.1,
+                    help="share of recruited participants excluded (default 0.1)")
+    ap.add_argument("--config", help="study.toml whose [analysis] section decides (alpha, "
+                                     "primary questions, ties, mixed_model)")
+    ap.add_argument("--simulations", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     return ap
 
 
+def _progress_bar(total_hint: int | None):
+    """A tqdm bar on terminals only (no output in logs or pipes)."""
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    from tqdm import tqdm
+    bar = tqdm(total=total_hint, unit="study", file=sys.stderr, leave=False)
+    return bar.update, bar.close
+
+
 def main(argv: list[str] | None = None) -> int:
+    from analysis.config import load_config
+    from analysis.errors import AnalysisError
+
     args = build_parser().parse_args(argv)
-    if not 0 < args.p < 1 or not 0 < args.power < 1 or args.judgments_per_participant < 1:
-        print("power: --p and --power must be between 0 and 1, and "
-              "--judgments-per-participant at least 1", file=sys.stderr)
+    if not 0 < args.power < 1 or args.pairs_per_participant < 1 or not 0 <= args.exclusion_rate < 1:
+        print("power: error: --power must be between 0 and 1, --exclusion-rate in [0, 1), "
+              "--pairs-per-participant at least 1", file=sys.stderr)
         return 2
-    kwargs = dict(participant_sd=args.participant_sd, pair_sd=args.pair_sd,
-                  tie_rate=args.tie_rate, test=args.test, simulations=args.simulations,
-                  seed=args.seed)
-    setting = (f"p = {args.p:g}, {args.judgments_per_participant} judgments per participant, "
-               f"participant SD {args.participant_sd:g} and pair SD {args.pair_sd:g} (logit), "
-               f"{args.tie_rate:.0%} ties, {args.test} test at alpha {args.alpha:g}, "
-               f"{args.simulations} simulated studies")
-    if args.participants:
-        r = power(args.p, args.participants, args.judgments_per_participant, args.alpha, **kwargs)
-        print(f"Power {r.power:.0%} (95% CI {r.interval.low:.0%}-{r.interval.high:.0%}) with "
-              f"{r.participants} participants ({r.judgments:,} judgments); {setting}.")
-        return 0
-    result = participants_needed(args.p, args.power, args.judgments_per_participant,
-                                 args.alpha, **kwargs)
+    try:
+        config = load_config(args.config)
+    except AnalysisError as exc:
+        print(f"power: error: {exc}", file=sys.stderr)
+        return 2
+    design = Design(p=_parse_p(args.p), pairs=args.pairs,
+                    pairs_per_participant=min(args.pairs_per_participant, args.pairs),
+                    participant_sd=args.participant_sd, pair_sd=args.pair_sd,
+                    tie_rate=args.tie_rate, exclusion_rate=args.exclusion_rate)
+    model = "mixed model" if config.mixed_model else "two-way clustered GEE"
+    setting = (f"{', '.join(f'{q} p = {v:g}' for q, v in design.p.items())}; {design.pairs} pairs, "
+               f"{design.pairs_per_participant} per participant (webapp allocation, sides "
+               f"counterbalanced); participant SD {design.participant_sd:g}, pair SD "
+               f"{design.pair_sd:g} (logit); {design.tie_rate:.0%} ties; {design.exclusion_rate:.0%} "
+               f"excluded; decision: {model}, Holm across {len(design.p)} question(s) at alpha "
+               f"{config.alpha:g}; {args.simulations} simulated studies per size")
+    update, close = _progress_bar(args.simulations if args.participants else None)
+    try:
+        if args.participants:
+            r = power(design, args.participants, config, args.simulations, args.seed, update)
+            close()
+            for q, value in r.power.items():
+                i = r.interval[q]
+                print(f"Power for '{q}': {value:.0%} (95% CI {i.low:.0%}-{i.high:.0%}) with "
+                      f"{r.participants} participants recruited.")
+            print(f"All primary questions decided: {r.all_power:.0%}. {setting}.")
+            return 0
+        result = participants_needed(design, config, args.power, args.simulations, args.seed,
+                                     progress=update)
+    finally:
+        close()
     for r in result.curve:
-        print(f"  {r.participants:5d} participants  {r.judgments:7,d} judgments  power {r.power:.0%}")
+        powers = ", ".join(f"{q} {v:.0%}" for q, v in r.power.items())
+        print(f"  {r.participants:5d} participants recruited: power {powers}")
     if result.participants is None:
-        print(f"Power {args.power:.0%} was not reached with up to 2000 participants; {setting}.")
+        print(f"Power {args.power:.0%} was not reached with up to 1,000 participants; {setting}.")
         return 1
-    print(f"{result.participants} participants ({result.judgments:,} judgments) give "
-          f"{args.power:.0%} power; {setting}.")
+    print(f"{result.participants} participants recruited give at least {args.power:.0%} power for "
+          f"every primary question; {setting}.")
     return 0
 
 

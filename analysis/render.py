@@ -33,7 +33,7 @@ def draw_figures(study: StudyResults, frame: pd.DataFrame,
         elif result is not None:
             out[key] = result
 
-    draw("proportions", lambda: _proportions(study))
+    draw("estimates", lambda: _estimates(study))
     draw("participants", lambda: _participants(study, frame))
     draw("forest", lambda: _forest(study))
     draw("area", lambda: _area(study, frame, manifest))
@@ -41,17 +41,33 @@ def draw_figures(study: StudyResults, frame: pd.DataFrame,
     return out, why
 
 
-def _proportions(study):
-    rows = [(q.question, q.proportion.test.proportion, q.proportion.test.wilson.low,
-             q.proportion.test.wilson.high) for q in study.questions
-            if not isinstance(q.proportion, Skipped) and not isinstance(q.proportion.test, Skipped)]
-    return figures.proportions_figure(rows) if rows else "no question has decided answers"
+def _estimates(study):
+    """The clustered estimates: the model's probability per question, and the tie rates."""
+    rows = []
+    for q in study.questions:
+        if not isinstance(q.model, Skipped):
+            i = q.model.probability_interval
+            rows.append((f"{q.question}: Grad-CAM chosen", q.model.probability, i.low, i.high))
+    for q in study.questions:
+        if not isinstance(q.proportion, Skipped) and not isinstance(q.proportion.ties, Skipped):
+            t = q.proportion.ties
+            rows.append((f"{q.question}: about the same", t.rate, t.interval.low, t.interval.high))
+    return figures.estimates_figure(rows) if rows else "no clustered estimate could be computed"
 
 
 def _participants(study, frame):
-    props = {q.question: clustered.participant_proportions(frame, q.question)
-             for q in study.questions if not isinstance(q.participant, Skipped)}
-    return figures.participants_figure(props) if props else "no participant-level results"
+    from statsmodels.stats.proportion import proportion_confint
+
+    tables = {}
+    for q in study.questions:
+        if isinstance(q.participant, Skipped):
+            continue
+        g = clustered.decided(frame, q.question).groupby("participant_id")["chose_gradcam"].agg(
+            ["sum", "count"])
+        low, high = proportion_confint(g["sum"], g["count"], method="wilson")
+        tables[q.question] = pd.DataFrame({"proportion": g["sum"] / g["count"], "low": low,
+                                           "high": high})
+    return figures.participants_figure(tables) if tables else "no participant-level results"
 
 
 def _forest(study):
@@ -91,7 +107,8 @@ def _examples(study, frame, manifest):
             winner = "Grad-CAM" if v["verdict"] == "gradcam" else "HiResCAM"
             examples.append({**info.loc[pair_id].to_dict(),
                              "verdict": f"{winner} {sentences.verb(q.question).replace('judged ', '')}"
-                                        f" ({max(v['gradcam'], v['hirescam'])} of {v['decided']})"})
+                                        f" ({sentences.count(max(v['gradcam'], v['hirescam']))} of "
+                                        f"{sentences.count(v['decided'])})"})
     result = figures.examples_figure(examples, manifest.path.parent)
     return result if result is not None else "the stimulus images are not next to the manifest"
 
@@ -100,7 +117,7 @@ def skipped_parts(study: StudyResults) -> list[tuple[str, Skipped]]:
     out = []
     for q in study.questions:
         for name in ("proportion", "participant", "pairs", "model", "position", "agreement",
-                     "objective", "area", "classes"):
+                     "reliability", "objective", "area", "classes", "order", "times"):
             part = getattr(q, name)
             if isinstance(part, Skipped):
                 out.append((q.question, part))
@@ -120,7 +137,10 @@ def render_html(study: StudyResults, pngs: dict[str, bytes], reasons: dict[str, 
         figures={k: base64.b64encode(v).decode("ascii") for k, v in pngs.items()},
         figure_reasons=reasons, skipped_parts=skipped_parts(study),
         skipped=lambda x: isinstance(x, Skipped),
-        headline=sentences.headline, clustered_sentence=sentences.clustered_sentence,
-        decision_sentence=sentences.decision_sentence, fmt_p=sentences.fmt_p,
-        pct1=lambda x: f"{100 * x:.1f}%",
+        question=lambda name: next(q for q in study.questions if q.question == name),
+        decision_sentence=sentences.decision_sentence, decision_line=sentences.decision_line,
+        estimand_line=sentences.estimand_line, equivalence_line=sentences.equivalence_line,
+        methods_paragraph=sentences.methods_paragraph, tie_line=sentences.tie_line,
+        participants_line=sentences.participants_line, fmt_p=sentences.fmt_p,
+        pct=sentences.pct, count=sentences.count, interval_pct=sentences.interval_pct,
     )

@@ -27,10 +27,15 @@ def build_parser() -> argparse.ArgumentParser:
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--responses", help="responses.csv or responses.json (docs/formats.md)")
     src.add_argument("--db", metavar="URL", help="read answers from a database (read-only)")
+    src.add_argument("--preregister", action="store_true",
+                     help="write preregistration.json (the [analysis] config, its hash, camstudy's "
+                          "version) to --out, before data collection; no answers are read")
     ap.add_argument("--db-view", default=None,
                     help="table or view shaped like the export (default responses_export)")
     ap.add_argument("--manifest", help="the study's manifest.json (objective metrics, examples)")
     ap.add_argument("--config", help="study.toml with an [analysis] section")
+    ap.add_argument("--preregistration", metavar="FILE",
+                    help="preregistration.json to check the analysis config against")
     ap.add_argument("--out", required=True, help="directory to write the report into")
     ap.add_argument("--no-mixed", action="store_true",
                     help="skip the mixed model and fit the GEE (large exports)")
@@ -85,6 +90,12 @@ def run(args) -> list[str]:
 
     config, responses, manifest, simulated = load_inputs(args)
     study, frame = analyse(responses, manifest, config)
+    if args.preregistration:
+        from dataclasses import replace
+
+        from analysis import preregistration
+        study = replace(study, preregistration=preregistration.check(
+            args.preregistration, config, responses.frame))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     pngs, reasons = ({}, {}) if args.no_figures else draw_figures(study, frame, manifest)
@@ -94,8 +105,31 @@ def run(args) -> list[str]:
     first = simulated_sentence(simulated) if simulated.simulated else None
     lines = [first] if first else []
     lines += summary_lines(study)
+    pr = study.preregistration
+    if pr is not None and not pr.matches:
+        lines.append("WARNING: the analysis config differs from the pre-registration: "
+                     + "; ".join(pr.differences))
+    if pr is not None and pr.before_data is False:
+        lines.append("WARNING: the pre-registration was written after the first answer")
     lines += [f"Note: {n}" for n in study.notes if n != first]
     return lines
+
+
+def preregister(args) -> int:
+    from analysis import preregistration
+    from analysis.config import load_config
+    from analysis.errors import AnalysisError
+
+    try:
+        config = load_config(args.config)
+    except AnalysisError as exc:
+        print(f"report: error: {exc}", file=sys.stderr)
+        return 2
+    path = preregistration.write(config, Path(args.out))
+    print(f"Pre-registration written to {path} (sha256 {preregistration.config_hash(config)[:16]}…); "
+          "keep it with a timestamp you cannot change (e.g. attach it to your registry entry), "
+          "then pass it to the report with --preregistration")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     from analysis.errors import AnalysisError
 
     started = time.perf_counter()
+    if args.preregister:
+        return preregister(args)
     try:
         lines = run(args)
     except AnalysisError as exc:

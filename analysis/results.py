@@ -51,3 +51,25 @@ def to_jsonable(obj):
         value = float(obj)
         return value if math.isfinite(value) else None
     return obj
+
+
+def pvalues(obj, path: str = "") -> dict[str, float]:
+    """Every p-value in a result tree, by path (list items named by their question/class).
+
+    The calibration tests run the report's analysis on simulated null studies and check
+    the rejection rate of each of these; a p-value added anywhere is checked too."""
+    out: dict[str, float] = {}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for f in dataclasses.fields(obj):
+            child = getattr(obj, f.name)
+            name = f"{path}.{f.name}" if path else f.name
+            if ("pvalue" in f.name or f.name == "adjusted") and isinstance(child, (float, int)):
+                out[name] = float(child)
+            else:
+                out.update(pvalues(child, name))
+    elif isinstance(obj, (list, tuple)):
+        for i, item in enumerate(obj):
+            label = next((str(getattr(item, a)) for a in ("class_name", "question", "label", "rule")
+                          if hasattr(item, a)), str(i))
+            out.update(pvalues(item, f"{path}[{label}]"))
+    return out

@@ -43,6 +43,13 @@ class SimulationSpec:
     pair_sd: float = 0.5
     tie_rate: float = 0.1
     side_bias: float = 0.0
+    # SD across participants of their own preference for Image A (logit scale): the
+    # position effect varies between people, as it does in real studies.
+    side_sd: float = 0.0
+    # "random": each participant sees a random subset, each pair on its manifest side.
+    # "webapp": as webapp/assignment.py allocates: least-shown pairs first, and each
+    # pair shown in the A/B order it has been shown in less often (counterbalancing).
+    allocation: str = "random"
     area_slope: float = 0.0               # only for "larger", only with area metrics
     attention_checks: int = 4             # made-up study only
     careless_rate: float = 0.0
@@ -97,10 +104,11 @@ def simulate_responses(spec: SimulationSpec, manifest: dict | None = None) -> pd
     pair_effect = rng.normal(0, spec.pair_sd, len(pairs))
     area = _log_area_ratio(pairs)
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    shown = np.zeros((len(pairs), 2), dtype=int)  # per pair: shown as in the manifest, swapped
     blocks = []
     for i in range(spec.participants):
         blocks.append(_participant(spec, rng, i, study_id, questions, pairs, checks,
-                                   pair_effect, area, start + timedelta(hours=i)))
+                                   pair_effect, area, start + timedelta(hours=i), shown))
     return pd.concat(blocks, ignore_index=True)[COLUMNS]
 
 
@@ -115,12 +123,32 @@ def _log_area_ratio(pairs: list[dict]) -> np.ndarray:
     return out - out.mean() if np.any(out) else out
 
 
-def _participant(spec, rng, i, study_id, questions, pairs, checks, pair_effect, area, t0):
+def webapp_allocation(shown: np.ndarray, n_seen: int, rng: np.random.Generator):
+    """Pairs and orientations as webapp/assignment.py draws them: the least-shown pairs
+    (random among equals), each in the A/B order it has been shown in less often."""
+    load = shown.sum(axis=1)
+    candidates = rng.permutation(len(load))
+    chosen = candidates[np.argsort(load[candidates], kind="stable")][:n_seen]
+    swapped = {}
+    for j in chosen:
+        as_is, flipped = shown[j]
+        swapped[int(j)] = bool(flipped < as_is if as_is != flipped else rng.random() < 0.5)
+        shown[j, int(swapped[int(j)])] += 1
+    return [int(j) for j in chosen], swapped
+
+
+def _participant(spec, rng, i, study_id, questions, pairs, checks, pair_effect, area, t0, shown):
     careless = rng.random() < spec.careless_rate
     u = rng.normal(0, spec.participant_sd)
+    side = rng.normal(0, spec.side_sd) if spec.side_sd > 0 else 0.0
     n_seen = len(pairs) if spec.pairs_per_participant is None else min(
         spec.pairs_per_participant, len(pairs))
-    order = list(rng.permutation(len(pairs))[:n_seen]) + [-1 - k for k in range(len(checks))]
+    swapped = {}
+    if spec.allocation == "webapp":
+        seen, swapped = webapp_allocation(shown, n_seen, rng)
+    else:
+        seen = list(rng.permutation(len(pairs))[:n_seen])
+    order = seen + [-1 - k for k in range(len(checks))]
     order = [order[k] for k in rng.permutation(len(order))]
     completed = rng.random() >= spec.dropout_rate
     if not completed:
@@ -130,7 +158,8 @@ def _participant(spec, rng, i, study_id, questions, pairs, checks, pair_effect, 
     for trial, j in enumerate(order):
         for q in questions:
             row = (_check_answer(rng, checks[-1 - j], q, careless) if j < 0 else
-                   _pair_answer(spec, rng, pairs[j], q, careless, u + pair_effect[j], area[j]))
+                   _pair_answer(spec, rng, pairs[j], q, careless, u + pair_effect[j], area[j],
+                                side, swapped.get(int(j), False)))
             rt = float(rng.lognormal(np.log(400 if careless else 2500), 0.4))
             clock += timedelta(milliseconds=rt)
             row.update(study_id=study_id, participant_id=pid, source="mturk",
@@ -141,8 +170,11 @@ def _participant(spec, rng, i, study_id, questions, pairs, checks, pair_effect, 
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _pair_answer(spec, rng, pair, q, careless, effect, log_area) -> dict:
+def _pair_answer(spec, rng, pair, q, careless, effect, log_area, side_pref=0.0,
+                 swapped=False) -> dict:
     left, right = pair["sides"]["A"]["method"], pair["sides"]["B"]["method"]
+    if swapped:
+        left, right = right, left
     row = {"pair_id": pair["pair_id"], "image_id": pair["image_id"],
            "class_name": pair["class_name"], "left_method": left, "right_method": right,
            "is_attention_check": "false", "attention_correct": ""}
@@ -151,7 +183,8 @@ def _pair_answer(spec, rng, pair, q, careless, effect, log_area) -> dict:
     elif rng.random() < spec.tie_rate:
         side = "same"
     else:
-        eta = logit(spec.p[q]) + effect + (spec.side_bias if left == "gradcam" else -spec.side_bias)
+        bias = spec.side_bias + side_pref
+        eta = logit(spec.p[q]) + effect + (bias if left == "gradcam" else -bias)
         if q == "larger":
             eta += spec.area_slope * log_area
         gradcam = rng.random() < expit(eta)
@@ -214,6 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--pair-sd", type=float, default=0.5)
     ap.add_argument("--tie-rate", type=float, default=0.1)
     ap.add_argument("--side-bias", type=float, default=0.0, help="log-odds added to choosing Image A")
+    ap.add_argument("--side-sd", type=float, default=0.0,
+                    help="SD across participants of the preference for Image A (logit scale)")
+    ap.add_argument("--allocation", choices=("random", "webapp"), default="random",
+                    help="webapp: least-shown pairs first, sides counterbalanced per pair")
     ap.add_argument("--area-slope", type=float, default=0.0)
     ap.add_argument("--careless-rate", type=float, default=0.0)
     ap.add_argument("--dropout-rate", type=float, default=0.0)
@@ -227,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         participants=args.participants, pairs=args.pairs,
         pairs_per_participant=args.pairs_per_participant, p=_parse_p(args.p),
         participant_sd=args.participant_sd, pair_sd=args.pair_sd, tie_rate=args.tie_rate,
-        side_bias=args.side_bias, area_slope=args.area_slope,
+        side_bias=args.side_bias, side_sd=args.side_sd, allocation=args.allocation,
+        area_slope=args.area_slope,
         careless_rate=args.careless_rate, dropout_rate=args.dropout_rate, seed=args.seed)
     manifest = None
     if args.manifest:

@@ -14,7 +14,8 @@ from analysis.analyse import StudyResults
 from analysis.exclusions import hash_participant
 from analysis.results import Skipped, to_jsonable
 
-RESULTS_FORMAT_VERSION = 1
+# 2: the decision (decisions), clustered estimates; judgment-level tests are gone.
+RESULTS_FORMAT_VERSION = 2
 
 
 def write_results_json(study: StudyResults, path: Path) -> None:
@@ -25,42 +26,35 @@ def write_results_json(study: StudyResults, path: Path) -> None:
 
 def question_rows(study: StudyResults) -> pd.DataFrame:
     rows = []
+    decisions = {d.question: d for d in study.decisions}
     for q in study.questions:
         row = {"question": q.question, "primary": q.primary}
         if not isinstance(q.proportion, Skipped):
-            c, t = q.proportion.counts, q.proportion.test
+            c = q.proportion.counts
             row.update(gradcam=c.gradcam, hirescam=c.hirescam, same=c.same)
-            if not isinstance(t, Skipped):
-                row.update(proportion=t.proportion, wilson_low=t.wilson.low,
-                           wilson_high=t.wilson.high, exact_low=t.exact.low,
-                           exact_high=t.exact.high, binomial_p=t.pvalue,
-                           cohens_h=q.proportion.cohens_h)
-            s = q.proportion.ties_split
-            if not isinstance(s, Skipped):
-                row.update(ties_split_proportion=s.proportion, ties_split_p=s.pvalue)
-        if not isinstance(q.participant, Skipped):
-            row.update(participants=q.participant.participants,
-                       participant_median=q.participant.median_proportion,
-                       wilcoxon_p=q.participant.wilcoxon_pvalue, sign_p=q.participant.sign_pvalue)
-        if not isinstance(q.pairs, Skipped):
-            row.update(pairs_gradcam=q.pairs.gradcam_pairs, pairs_hirescam=q.pairs.hirescam_pairs,
-                       pairs_p=q.pairs.test.pvalue)
+            if not isinstance(q.proportion.ties, Skipped):
+                t = q.proportion.ties
+                row.update(tie_rate=t.rate, tie_low=t.interval.low, tie_high=t.interval.high)
         if not isinstance(q.model, Skipped):
             m = q.model
-            row.update(model=m.model, odds_ratio=m.odds_ratio, or_low=m.interval.low,
-                       or_high=m.interval.high, model_p=m.pvalue, side_odds_ratio=m.side_odds_ratio)
-        for h in study.holm:
-            if h.question == q.question:
-                row[f"holm_{h.test}_p"] = h.adjusted
+            row.update(model=m.model, probability=m.probability,
+                       probability_low=m.probability_interval.low,
+                       probability_high=m.probability_interval.high, odds_ratio=m.odds_ratio,
+                       or_low=m.interval.low, or_high=m.interval.high, df=m.df, model_p=m.pvalue,
+                       participant_sd=m.participant_sd, pair_sd=m.pair_sd)
+        if q.question in decisions:
+            row.update(holm_p=decisions[q.question].adjusted, reject=decisions[q.question].reject)
+        if not isinstance(q.position, Skipped):
+            row.update(position_a=q.position.probability_a, position_p=q.position.pvalue)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def class_rows(study: StudyResults) -> pd.DataFrame:
-    rows = [{"question": q.question, "class_name": c.class_name, "gradcam": c.test.k,
-             "decided": c.test.n, "same": c.same, "proportion": c.test.proportion,
-             "wilson_low": c.test.wilson.low, "wilson_high": c.test.wilson.high,
-             "binomial_p": c.test.pvalue}
+    rows = [{"question": q.question, "class_name": c.class_name, "gradcam": c.gradcam,
+             "decided": c.decided, "same": c.same, "pairs": c.pairs, "probability": c.probability,
+             "low": c.interval.low if c.interval else None,
+             "high": c.interval.high if c.interval else None}
             for q in study.questions if not isinstance(q.classes, Skipped) for c in q.classes]
     return pd.DataFrame(rows)
 
@@ -92,14 +86,17 @@ def write_tables(study: StudyResults, frame: pd.DataFrame, out: Path) -> list[Pa
     tables = {
         "flow.csv": pd.DataFrame([vars(s) for s in study.flow.steps]),
         "questions.csv": question_rows(study),
-        "holm.csv": pd.DataFrame([vars(h) for h in study.holm]),
+        "holm.csv": pd.DataFrame([{k: v for k, v in vars(d).items() if k != "interval"}
+                                  for d in study.decisions]),
         "classes.csv": class_rows(study),
         "participants.csv": participant_rows(study, frame),
         "pair_votes.csv": pair_rows(study, frame),
     }
     if study.evaluation is not None and not isinstance(study.evaluation, Skipped):
         tables["evaluation_pairs.csv"] = evaluation.pair_table(study.evaluation)
-    written = []
+    from analysis.sentences import methods_paragraph
+    (out / "methods.txt").write_text(methods_paragraph(study) + "\n", encoding="utf-8")
+    written = [out / "methods.txt"]
     for name, table in tables.items():
         path = out / name
         table.to_csv(path, index=False)

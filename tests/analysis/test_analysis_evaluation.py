@@ -84,7 +84,8 @@ def test_majority_verdicts_are_counted_against_each_objective_pick(tmp_path):
     # focused vs faithfulness: HiResCAM is closer on every pair; majorities h, g, h, h -> 3 of 4
     faithful = agreement(results, "focused", "faithfulness")
     assert (faithful["agreed"], faithful["disagreed"], faithful["natural"]) == (3, 1, False)
-    assert agreement(results, "larger", "iou")["test"] is None  # no masks: nothing to compare
+    assert agreement(results, "larger", "iou")["share"] is None  # no masks: nothing to compare
+    assert larger["share"] == pytest.approx(2 / 3) and "pvalue" not in json.dumps(larger)
 
 
 def test_report_shows_the_section_and_writes_the_pair_table(tmp_path):

@@ -76,28 +76,27 @@ def test_json_export_with_real_booleans_and_nulls_reads_like_the_csv(tmp_path):
     assert frame["participant_completed"].all() and frame["rt_ms"].eq(1500).all()
 
 
-def test_single_participant_computes_judgment_level_and_explains_the_rest():
+def test_single_participant_gives_counts_and_explains_the_rest():
     study = run(counts_rows({"only": (8, 2, 0)}))
     q = study.questions[0]
-    assert q.proportion.test.k == 8
-    assert isinstance(q.participant, Skipped) and "at least 2 participants" in q.participant.reason
+    assert q.proportion.counts.gradcam == 8 and q.participant.participants == 1
     assert isinstance(q.model, Skipped) and "at least 2 participants" in q.model.reason
+    assert study.decisions == ()
 
 
 def test_all_ties_skips_the_proportion_but_reports_the_counts():
     study = run(counts_rows({"a": (0, 0, 4), "b": (0, 0, 4)}))
     q = study.questions[0]
     assert q.proportion.counts.same == 8
-    assert isinstance(q.proportion.test, Skipped)
-    assert "all 8 answers were 'about the same'" in q.proportion.test.reason
-    assert q.proportion.ties_split.pvalue == pytest.approx(1.0)
+    assert q.proportion.share is None and q.proportion.share_ties_split == pytest.approx(0.5)
+    assert isinstance(q.model, Skipped) and "no decided answers" in q.model.reason
 
 
 def test_primary_question_without_answers_is_explained_and_left_out_of_holm():
     study = run(counts_rows({"a": (6, 2, 0), "b": (5, 3, 0)}))
     focused = next(q for q in study.questions if q.question == "focused")
     assert "question 'focused' has no answers" in focused.proportion.reason
-    assert {h.question for h in study.holm} == {"larger"}
+    assert {d.question for d in study.decisions} == {"larger"}
     assert any("Primary question 'focused' has no answers" in n for n in study.notes)
 
 
@@ -156,4 +155,38 @@ def test_class_column_missing_skips_only_the_breakdown(tmp_path):
     responses = read_responses(path)
     assert any("class_name" in n and "per-class breakdown" in n for n in responses.notes)
     q = analyse(responses, None, AnalysisConfig(mixed_model=False))[0].questions[0]
-    assert isinstance(q.classes, Skipped) and q.proportion.test.k == 6
+    assert isinstance(q.classes, Skipped) and q.proportion.counts.gradcam == 6
+
+
+def test_default_attention_rule_keeps_attentive_people_and_drops_careless_ones():
+    # The attack on the old default (no failed answer allowed, each question of a check
+    # trial counted): 4 check trials x 2 questions gave 8 chances to slip, and 7 of 30
+    # attentive simulated people were excluded.
+    from analysis.load import prepare
+    from analysis.simulate import SimulationSpec, simulate_responses
+
+    attentive = prepare(simulate_responses(SimulationSpec(
+        participants=30, pairs=6, attention_checks=4, seed=1)), "s").frame
+    checks = attentive[attentive["is_attention_check"]]
+    old_rule = checks["attention_correct"].eq(False).groupby(checks["participant_id"]).sum() > 0
+    assert old_rule.sum() >= 4  # what the old default would have excluded
+    _, flow = apply_exclusions(attentive, AnalysisConfig())
+    assert flow.analysed >= 29
+    assert "failed more than 1 attention-check trial(s)" in flow.steps[-2].label
+    careless = prepare(simulate_responses(SimulationSpec(
+        participants=30, pairs=6, attention_checks=4, careless_rate=1.0, seed=2)), "s").frame
+    _, flow = apply_exclusions(careless, AnalysisConfig())
+    assert flow.analysed <= 6   # answering at random fails 3 of 4 check trials on average
+
+
+def test_a_check_trial_counts_once_however_many_questions_it_asks():
+    rows = counts_rows({"p": (3, 1, 0)})
+    rows += [attention("p", False, question="larger"), attention("p", False, question="focused")]
+    for r in rows[-2:]:
+        r["pair_id"] = "att1"
+    _, flow = apply_exclusions(frame_of(rows), AnalysisConfig(max_failed_attention_checks=1))
+    assert flow.analysed == 1   # one failed trial (two wrong answers) is within the tolerance
+    rows += [attention("p", False)]
+    rows[-1]["pair_id"] = "att2"
+    _, flow = apply_exclusions(frame_of(rows), AnalysisConfig(max_failed_attention_checks=1))
+    assert flow.analysed == 0

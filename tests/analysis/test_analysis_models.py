@@ -70,8 +70,13 @@ def test_mixed_model_error_is_the_fixed_effect_block_of_the_inverse_log_posterio
     cov = np.linalg.inv(hessian[np.ix_(keep, keep)])
     se = np.sqrt(np.diag(cov)[:2])
     assert np.log(result.odds_ratio) == pytest.approx(fit.fe_mean[0], abs=1e-4)
-    assert log_se(result) == pytest.approx(se[0], rel=1e-4)
-    assert result.pvalue == pytest.approx(2 * stats.norm.sf(abs(fit.fe_mean[0]) / se[0]), rel=1e-3)
+    assert log_se(result, stats.t.ppf(0.975, result.df)) == pytest.approx(se[0], rel=1e-4)
+    assert result.pvalue == pytest.approx(2 * stats.t.sf(abs(fit.fe_mean[0]) / se[0], result.df),
+                                          rel=1e-3)
+    # The t reference's df come from the fitted variance components (models.crossed_df).
+    sds = np.exp(fit.vcp_mean)
+    assert result.participant_sd == pytest.approx(sds[0]) and result.pair_sd == pytest.approx(sds[1])
+    assert 7 <= result.df <= 19 + 7
 
 
 def test_mixed_model_gives_the_same_numbers_on_every_run(study):
@@ -89,11 +94,10 @@ def test_gee_fallback_equals_statsmodels_two_way_cluster_robust_logistic_regress
     assert result.odds_ratio == pytest.approx(np.exp(fit.params[0]), rel=1e-10)
     assert (result.interval.low, result.interval.high) == pytest.approx((low, high), rel=1e-10)
     assert result.pvalue == pytest.approx(fit.pvalues[0], rel=1e-10)
-    assert result.side_pvalue == pytest.approx(fit.pvalues[1], rel=1e-10)
     # Student's t on min(20 participants, 8 pairs) - 1 = 7 degrees of freedom.
     t = np.log(result.odds_ratio) / log_se(result, stats.t.ppf(0.975, 7))
     assert result.pvalue == pytest.approx(2 * stats.t.sf(abs(t), 7), rel=1e-10)
-    assert "7 df" in result.description
+    assert result.df == 7 and "7.0 df" in result.interval.method
 
 
 def test_area_regression_equals_statsmodels_bias_reduced_gee_clustered_by_pair(tmp_path):
@@ -165,3 +169,23 @@ def test_report_says_why_the_model_is_missing_instead_of_printing_numbers(tmp_pa
     assert reason in page
     assert not re.search(r"\bnan\b", page, re.IGNORECASE)
     assert "GEE (fallback)" not in page
+
+
+def test_ties_split_reaches_the_decision(study):
+    # ties = "split" (docs/analysis.md): every tie enters the decision model as half a choice.
+    from analysis.analyse import analyse
+    from analysis.config import AnalysisConfig
+    from analysis.load import Responses
+
+    excluded = models.fit_model(study, "larger", ties="exclude")
+    split = models.fit_model(study, "larger", ties="split")
+    ties = int(study["is_tie"].sum())
+    assert ties > 0 and split.observations == excluded.observations + ties
+    # Ties pull the estimate towards 1/2 and are reported as such.
+    assert abs(split.probability - 0.5) < abs(excluded.probability - 0.5)
+    assert "half a choice" in split.estimand and "ties set aside" in excluded.estimand
+    result, _ = analyse(Responses(study, "t"), None,
+                        AnalysisConfig(ties="split", primary_questions=("larger",)),
+                        sensitivity=False)
+    assert result.decisions[0].pvalue == pytest.approx(split.pvalue)
+    assert "half a choice" in result.decisions[0].estimand

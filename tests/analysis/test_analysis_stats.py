@@ -1,20 +1,39 @@
-"""The numbers: every p-value and interval equals scipy's own on the same counts,
-and a small example checked by hand."""
+"""The numbers: each equals what statsmodels or scipy compute on the same data, and a
+small example checked by hand."""
 from __future__ import annotations
 
 import math
 
+import numpy as np
+import pandas as pd
 import pytest
+import statsmodels.api as sm
 from scipy import stats
+from scipy.special import expit
 from statsmodels.stats.multitest import multipletests
 
-from analysis import agreement, clustered, proportion
-from analysis.analyse import analyse, holm
+from analysis import agreement, clustered, models, ordinal, position, proportion
+from analysis.analyse import analyse, decide
 from analysis.config import AnalysisConfig
-from analysis.load import Responses
+from analysis.load import Responses, prepare
+from analysis.simulate import SimulationSpec, simulate_responses
 from analysis_helpers import counts_rows, frame_of
 
 TOL = 1e-12
+
+
+@pytest.fixture(scope="module")
+def study():
+    spec = SimulationSpec(participants=16, pairs=10, p={"larger": 0.6}, participant_sd=0.8,
+                          pair_sd=0.5, tie_rate=0.15, side_sd=0.5, allocation="webapp",
+                          attention_checks=0, seed=21)
+    return prepare(simulate_responses(spec), "simulated").frame
+
+
+def two_way_glm(endog, exog, rows):
+    groups = np.column_stack([pd.factorize(rows[c])[0] for c in ("participant_id", "pair_id")])
+    return sm.GLM(endog, exog, family=sm.families.Binomial()).fit(
+        cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
 
 
 @pytest.mark.parametrize("k,n", [(0, 1), (7, 10), (50, 100), (731, 1240), (1240, 1240), (3, 97)])
@@ -28,65 +47,98 @@ def test_binomial_matches_scipy_on_the_same_counts(k, n):
         assert ours.high == pytest.approx(ci.high, abs=TOL)
 
 
-def test_hand_checked_example_of_seven_gradcam_three_hirescam_two_ties():
-    counts = proportion.Counts("larger", gradcam=7, hirescam=3, same=2)
-    result = proportion.proportion_test(counts)
-    # P(X >= 7 | n=10, 1/2) = (120 + 45 + 10 + 1) / 1024; two-sided doubles it.
-    assert result.test.pvalue == pytest.approx(2 * 176 / 1024, abs=TOL)
-    # Wilson's formula with z = 1.959964 written out.
-    z, p, n = stats.norm.ppf(0.975), 0.7, 10
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    assert result.test.wilson.low == pytest.approx(centre - half, abs=1e-12)
-    assert result.test.wilson.high == pytest.approx(centre + half, abs=1e-12)
-    # Clopper-Pearson through the beta distribution.
-    assert result.test.exact.low == pytest.approx(stats.beta.ppf(0.025, 7, 4), abs=1e-12)
-    assert result.test.exact.high == pytest.approx(stats.beta.ppf(0.975, 8, 3), abs=1e-12)
-    assert result.cohens_h == pytest.approx(2 * math.asin(math.sqrt(0.7)) - math.pi / 2, abs=TOL)
-    # Ties split: one tie to each side -> 8 of 12; P(X >= 8 | 12) = 794 / 4096.
-    assert (result.ties_split.k, result.ties_split.n) == (8, 12)
-    assert result.ties_split.pvalue == pytest.approx(2 * 794 / 4096, abs=TOL)
+def test_counts_are_description_seven_gradcam_three_hirescam_two_ties():
+    frame = frame_of(counts_rows({"a": (4, 1, 1), "b": (3, 2, 1)}))
+    result = proportion.proportion_test(frame, proportion.count_answers(frame, "larger"))
+    assert (result.counts.gradcam, result.counts.hirescam, result.counts.same) == (7, 3, 2)
+    assert result.share == pytest.approx(0.7)
+    assert result.share_ties_split == pytest.approx(8 / 12)
+    assert not hasattr(result, "test")  # no judgment-level p-value any more
 
 
-def test_odd_number_of_ties_leaves_one_out_of_the_split():
-    assert proportion.ties_split(proportion.Counts("q", 5, 4, 3)) == (6, 11)
+def test_tie_rate_interval_is_the_two_way_clustered_intercept(study):
+    rows = study[study["is_comparison"]]
+    ref = two_way_glm(rows["is_tie"].to_numpy(float), np.ones((len(rows), 1)), rows)
+    ties = proportion.tie_rate(study, "larger")
+    low, high = ref.conf_int()[0]
+    assert ties.rate == pytest.approx(expit(ref.params[0]), abs=1e-10)
+    assert (ties.interval.low, ties.interval.high) == pytest.approx((expit(low), expit(high)), abs=1e-10)
 
 
-def test_participant_level_tests_match_hand_computation():
-    # Proportions 0.8, 0.4, 0.7, 0.9 -> differences ranked 3, 1, 2, 4; W- = 1.
-    frame = frame_of(counts_rows({"a": (8, 2, 0), "b": (4, 6, 0), "c": (7, 3, 0), "d": (9, 1, 0)}))
-    result = clustered.participant_test(frame, "larger")
-    assert result.wilcoxon_statistic == 1
-    assert result.wilcoxon_pvalue == pytest.approx(2 * 2 / 16, abs=TOL)  # {} and {1} of 2^4
-    assert (result.above_half, result.below_half) == (3, 1)
-    assert result.sign_pvalue == pytest.approx(stats.binomtest(3, 4).pvalue, abs=TOL)
-    assert result.median_proportion == pytest.approx(0.75)
+def test_position_test_is_the_side_term_of_a_two_way_clustered_regression(study):
+    rows = clustered.decided(study, "larger")
+    side = np.where(rows["gradcam_on_a"], 0.5, -0.5)
+    ref = two_way_glm(rows["chose_gradcam"].to_numpy(float), np.column_stack([np.ones(len(rows)), side]), rows)
+    result = position.position_bias(study, "larger")
+    assert result.pvalue == pytest.approx(ref.pvalues[1], rel=1e-8)
+    assert result.probability_a == pytest.approx(expit(ref.params[1] / 2), abs=1e-10)
+    assert result.chose_a == int(rows["response_side"].eq("A").sum())
 
 
-def test_pair_majority_vote_counts_pairs_not_judgments():
-    # pair0: 3 Grad-CAM votes; pair1: 2 vs 1; pair2: 1 vs 1 (tie) -> 2 of 2 decided pairs.
-    rows = counts_rows({"a": (3, 0, 0), "b": (2, 1, 0), "c": (1, 1, 0)})
-    votes = clustered.pair_votes(frame_of(rows), "larger")
-    result = clustered.pair_majority_test(frame_of(rows), "larger")
-    assert votes.loc["pair0", "verdict"] == "gradcam"
-    assert (result.gradcam_pairs, result.hirescam_pairs, result.tied_pairs) == (2, 0, 1)
-    assert result.test.pvalue == pytest.approx(stats.binomtest(2, 2).pvalue, abs=TOL)
+def test_participant_and_pair_summaries_count_people_and_pairs_without_p_values():
+    rows = counts_rows({"a": (3, 0, 0), "b": (2, 1, 0), "c": (1, 1, 0), "d": (0, 2, 0)})
+    frame = frame_of(rows)
+    people = clustered.participant_summary(frame, "larger")
+    assert (people.above_half, people.below_half, people.at_half) == (2, 1, 1)
+    pairs = clustered.pair_summary(frame, "larger")
+    # pair0: 3 Grad-CAM votes vs 1; pair1: 2 vs 2; pair2: 1 vs 1.
+    assert (pairs.gradcam_pairs, pairs.hirescam_pairs, pairs.tied_pairs) == (1, 0, 2)
+    assert not any("pvalue" in f for f in vars(people)) and not any("pvalue" in f for f in vars(pairs))
 
 
-def test_holm_equals_statsmodels_multipletests():
-    rows = counts_rows({f"p{i}": (7 + i % 3, 3, 1) for i in range(6)})
-    rows += counts_rows({f"p{i}": (5, 5 + i % 2, 0) for i in range(6)}, question="focused")
-    responses = Responses(frame_of(rows), "test")
-    study, _ = analyse(responses, None, AnalysisConfig(mixed_model=False))
-    binom = [h for h in study.holm if h.test == "binomial"]
-    expected = multipletests([h.pvalue for h in binom], method="holm")[1]
-    assert [h.adjusted for h in binom] == pytest.approx(list(expected), abs=TOL)
-    assert holm(list(study.questions), 0.05) == study.holm
+def test_holm_decision_equals_statsmodels_multipletests(study):
+    other = study.assign(question_id="focused")
+    frame = pd.concat([study, other], ignore_index=True)
+    responses = Responses(frame, "test")
+    result, _ = analyse(responses, None, AnalysisConfig(mixed_model=False), sensitivity=False)
+    expected = multipletests([d.pvalue for d in result.decisions], method="holm")[1]
+    assert [d.adjusted for d in result.decisions] == pytest.approx(list(expected), abs=TOL)
+    assert decide(list(result.questions), 0.05, 0.05) == result.decisions
+    assert [d.pvalue for d in result.decisions] == [q.model.pvalue for q in result.questions]
 
 
-def test_krippendorff_and_fleiss_agree_with_perfect_and_chance_agreement():
+def test_krippendorff_alpha_is_one_for_perfect_agreement_and_uses_every_rating():
     perfect = frame_of(counts_rows({p: (3, 3, 0) for p in "abcd"}))
     result = agreement.agreement(perfect, "larger")
     assert result.krippendorff_alpha == pytest.approx(1.0)
-    assert result.fleiss_kappa == pytest.approx(1.0)
-    assert result.fleiss_raters_per_pair == 4
+    assert result.ratings == 24
+
+
+def test_reliability_from_variance_components_by_hand(study):
+    m = models.mixed_model(study, "larger")
+    r = agreement.reliability(m, m.observations)
+    v, u = m.pair_sd ** 2, m.participant_sd ** 2
+    k = m.observations / m.pairs
+    assert r.pair_icc == pytest.approx(v / (v + u + math.pi ** 2 / 3))
+    assert r.pair_mean_reliability == pytest.approx(k * r.pair_icc / (1 + (k - 1) * r.pair_icc))
+
+
+def test_crossed_df_is_the_smaller_factors_df_when_its_variance_dominates():
+    assert models.crossed_df(1.0, 0.0, 0.0, 40, 10, 400) == pytest.approx(39)
+    assert models.crossed_df(0.0, 1.0, 0.0, 40, 10, 400) == pytest.approx(9)
+    both = models.crossed_df(0.8, 0.5, 4.0, 40, 10, 400)
+    assert 9 < both < 49
+
+
+def test_ordinal_model_estimate_is_minus_the_centre_of_the_threshold_band(study):
+    from statsmodels.miscmodels.ordinal_model import OrderedModel
+
+    rows = study[study["is_comparison"]]
+    y = rows["response_method"].map(ordinal.LEVELS).to_numpy()
+    side = np.where(rows["gradcam_on_a"], 0.5, -0.5)
+    fit = OrderedModel(y, side[:, None], distr="logit").fit(method="bfgs", disp=False)
+    t1, t2 = fit.params[1], fit.params[1] + np.exp(fit.params[2])
+    result = ordinal.ordinal_model(study, "larger")
+    assert result.probability == pytest.approx(expit(-(t1 + t2) / 2), abs=1e-4)
+    assert result.probability_interval.low < result.probability < result.probability_interval.high
+
+
+def test_tost_is_the_larger_one_sided_p_and_matches_the_90_percent_interval(study):
+    m = models.mixed_model(study, "larger")
+    eq = models.equivalence(m, 0.2, 0.05)
+    beta, lo, hi = np.log(m.odds_ratio), np.log(0.3 / 0.7), np.log(0.7 / 0.3)
+    p1 = stats.t.sf((beta - lo) / m.se, m.df)
+    p2 = stats.t.cdf((beta - hi) / m.se, m.df)
+    assert eq.pvalue == pytest.approx(max(p1, p2))
+    inside = 0.3 < eq.interval.low and eq.interval.high < 0.7
+    assert eq.equivalent == inside and eq.interval.level == pytest.approx(0.9)
