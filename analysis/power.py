@@ -136,17 +136,9 @@ def participants_needed(design: Design, config: AnalysisConfig, target_power: fl
 
 
 def _parse_p(values: list[str] | None) -> dict:
-    p = {}
-    for item in values or ["larger=0.7", "focused=0.3"]:
-        question, _, number = item.partition("=")
-        try:
-            value = float(number)
-        except ValueError:
-            raise SystemExit(f"power: --p {item!r}: expected QUESTION=PROBABILITY, e.g. larger=0.7")
-        if not 0 < value < 1:
-            raise SystemExit(f"power: --p {item!r}: the probability must be between 0 and 1")
-        p[question] = value
-    return p
+    from analysis.simulate import parse_probabilities
+
+    return parse_probabilities(values or ["larger=0.7", "focused=0.3"], "power")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -217,18 +217,24 @@ def write_export(frame: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-def _parse_p(values: list[str] | None) -> dict:
-    p = {"larger": 0.7, "focused": 0.3}
-    for item in values or []:
+def parse_probabilities(items: list[str], prog: str) -> dict:
+    """``QUESTION=P`` command-line values to {question: P}, refusing what is not a
+    probability strictly between 0 and 1 (shared by `camstudy simulate` and `camstudy power`)."""
+    p = {}
+    for item in items:
         question, _, number = item.partition("=")
         try:
             value = float(number)
         except ValueError:
-            raise SystemExit(f"simulate: --p {item!r}: expected QUESTION=PROBABILITY, e.g. larger=0.7")
+            raise SystemExit(f"{prog}: --p {item!r}: expected QUESTION=PROBABILITY, e.g. larger=0.7")
         if not 0 < value < 1:
-            raise SystemExit(f"simulate: --p {item!r}: the probability must be between 0 and 1")
+            raise SystemExit(f"{prog}: --p {item!r}: the probability must be between 0 and 1")
         p[question] = value
     return p
+
+
+def _parse_p(values: list[str] | None) -> dict:
+    return {"larger": 0.7, "focused": 0.3, **parse_probabilities(values or [], "simulate")}
 
 
 def build_parser() -> argparse.ArgumentParser:
