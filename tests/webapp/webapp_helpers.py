@@ -191,6 +191,10 @@ def pass_consent_and_instructions(page) -> None:
     page.get_by_role("link", name="Continue").click()
     page.get_by_label("I agree").check()
     page.get_by_role("button", name="Start").click()
+    # the instructions page has loaded (its Continue button is there, disabled until the
+    # practice is done) before the practice rounds are counted: counting during the
+    # navigation found none and left Continue disabled
+    page.get_by_role("button", name="Continue").wait_for(state="attached")
     finish_practice(page)
     page.get_by_role("button", name="Continue").click()
 
