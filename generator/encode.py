@@ -18,20 +18,15 @@ JPEG files from torchvision's encoders, without text, time or EXIF chunks.
 """
 from __future__ import annotations
 
-import struct
-import zlib
-
 import numpy as np
 import torch
 from torchvision.io import encode_jpeg, encode_png
 
+from camstudy import layoutfree
 from generator.errors import CamStudyError
 
 FORMATS = {"png": ".png", "jpeg": ".jpg"}
 CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg"}
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-IDAT_SIZE = 1 << 16  # every IDAT chunk but the last holds exactly this many bytes
 
 
 def encode_batch(images: torch.Tensor, fmt: str = "png", quality: int = 95, png_level: int = 1) -> list[bytes]:
@@ -52,7 +47,7 @@ def encode_stimuli(images: torch.Tensor) -> list[bytes]:
     """B×3×H×W uint8 on any device to layout-free PNG files (see the module docstring).
 
     The scanlines, each with its filter byte, are laid out on the images' device; only
-    they cross to the host, where zlib wraps them in stored blocks (no copy in between)."""
+    they cross to the host, where camstudy.layoutfree wraps them (the survey's writer too)."""
     b, c, h, w = images.shape
     if c != 3:
         raise CamStudyError(f"stimuli are RGB images, got {c} channels")
@@ -63,23 +58,9 @@ def encode_stimuli(images: torch.Tensor) -> list[bytes]:
         pixels = np.lib.stride_tricks.as_strided(scanlines[:, :, 1:], shape=(b, h, w, 3),
                                                  strides=(*scanlines.strides[:2], 3, 1), writeable=True)
         pixels[...] = images.numpy().transpose(0, 2, 3, 1)
-    header = PNG_SIGNATURE + _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-    return [b"".join((header, _idat_chunks(zlib.compress(item, 0)), IEND)) for item in scanlines]
+    return [layoutfree.png_from_rows(item, w, h) for item in scanlines]
 
 
 def stimulus_size(width: int, height: int) -> int:
     """Bytes of a layout-free PNG of ``width`` x ``height`` pixels (the same for every stimulus)."""
-    return len(encode_stimuli(torch.zeros(1, 3, height, width, dtype=torch.uint8))[0])
-
-
-def _chunk(kind: bytes, body: bytes | memoryview) -> bytes:
-    crc = zlib.crc32(body, zlib.crc32(kind))
-    return b"".join((struct.pack(">I", len(body)), kind, body, struct.pack(">I", crc)))
-
-
-IEND = _chunk(b"IEND", b"")
-
-
-def _idat_chunks(stream: bytes) -> bytes:
-    view = memoryview(stream)
-    return b"".join(_chunk(b"IDAT", view[i : i + IDAT_SIZE]) for i in range(0, len(stream), IDAT_SIZE))
+    return layoutfree.size(width, height)

@@ -113,7 +113,7 @@ def blind_study(tmp_path_factory):
     files (tests/generator) and through the app (tests/webapp)."""
     torch = pytest.importorskip("torch")
     from generator.pipeline import generate
-    from generator_inputs import demo_study_toml
+    from tests.generator_inputs import demo_study_toml
 
     tmp = tmp_path_factory.mktemp("blind")
     (tmp / "study.toml").write_text(demo_study_toml("blind", images=130, size=64) + f"""[pairs]

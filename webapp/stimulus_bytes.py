@@ -7,18 +7,15 @@ blocks. Every byte that is not a pixel sample then depends on the width and heig
 so the length, the chunk list, the stream and filter bytes cannot tell Grad-CAM from
 HiResCAM, and no text, time, EXIF or ICC chunk survives (docs/generator.md, Blinding).
 The generator writes its stimuli in the same layout, for studies served from S3 or a CDN
-without this app in between.
+without this app in between; both use camstudy.layoutfree.
 """
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 
 from PIL import Image, UnidentifiedImageError
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-IDAT_SIZE = 1 << 16
+from camstudy.layoutfree import png_from_rgb
 
 
 class UnreadableImage(ValueError):
@@ -32,15 +29,4 @@ def layout_free_png(data: bytes) -> bytes:
             rgb = img.convert("RGB")
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise UnreadableImage(str(exc)) from exc
-    width, height = rgb.size
-    pixels = rgb.tobytes()
-    stride = width * 3
-    rows = b"".join(b"\x00" + pixels[y * stride : (y + 1) * stride] for y in range(height))
-    stream = zlib.compress(rows, 0)
-    idat = b"".join(_chunk(b"IDAT", stream[i : i + IDAT_SIZE]) for i in range(0, len(stream), IDAT_SIZE))
-    return (PNG_SIGNATURE + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + idat + _chunk(b"IEND", b""))
-
-
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    return png_from_rgb(rgb.tobytes(), *rgb.size)

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 from torchvision.io import decode_png
 
-import blinding_attack as attack
+from tests import blinding_attack as attack
 from generator import render
 from generator.encode import encode_batch, encode_stimuli, stimulus_size
 

@@ -14,7 +14,7 @@ from torch.utils._pytree import tree_leaves
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from generator.pipeline import generate, prepare_run, render_pairs, select_jobs
-from generator_inputs import demo_study_toml
+from tests.generator_inputs import demo_study_toml
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason="no CUDA GPU here: benchmarks/gpu_check.sh runs these where there is one")

@@ -16,7 +16,7 @@ from generator.config import ConfigError, load
 from generator.evaluate import evaluate
 from generator.images import VOC_CLASSES
 from generator.pipeline import generate
-from generator_inputs import demo_study_toml
+from tests.generator_inputs import demo_study_toml
 
 DEMO = demo_study_toml("t-eval", images=8) + """[pairs]
 n = 6

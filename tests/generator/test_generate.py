@@ -15,7 +15,7 @@ from PIL import Image
 from generator.cli import main as generate_main
 from generator.errors import CamStudyError
 from generator.pipeline import generate
-from generator_inputs import demo_study_toml, write_labelled_images
+from tests.generator_inputs import demo_study_toml, write_labelled_images
 
 METHOD_WORDS = ("gradcam", "grad", "hirescam", "hires", "cam")
 

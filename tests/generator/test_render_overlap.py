@@ -17,7 +17,7 @@ import torch
 from generator.pipeline import generate
 from generator.stage import WORKERS_ENV, OrderedStage, worker_count
 from generator.writers import _without_run_facts
-from generator_inputs import demo_study_toml
+from tests.generator_inputs import demo_study_toml
 
 # batches of 3, two classes per image (an image's original is claimed by one batch and
 # reused by later ones), void pairs dropped and replaced: every path the stage reorders

@@ -12,7 +12,7 @@ from generator.images import demo_source
 from generator.models import describe, load_model
 from generator.preprocess import demo_preprocess
 from generator.train import average_precision, main, train_demo_model
-from generator_inputs import write_labelled_images
+from tests.generator_inputs import write_labelled_images
 
 TINY = dict(n_train=48, n_test=16, progress=False)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-import blinding_attack as attack
+from tests import blinding_attack as attack
 from webapp_helpers import Walker, migrate_and_import
 
 METHOD_RE = re.compile(rb"grad[\s_-]?cam|hi[\s_-]?res[\s_-]?cam|hires", re.IGNORECASE)

@@ -135,7 +135,7 @@ def demo_study(tmp_path_factory) -> Path:
     study images), rendered by the real generator at a small size."""
     torch = pytest.importorskip("torch")
     from generator.pipeline import generate
-    from generator_inputs import demo_study_toml
+    from tests.generator_inputs import demo_study_toml
 
     tmp = tmp_path_factory.mktemp("demo-checks")
     config = tmp / "study.toml"

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from generator_inputs import demo_study_toml
+from tests.generator_inputs import demo_study_toml
 from prod_server import LAB_PASSWORD, start_prod
 from webapp_helpers import begin_lab_session_in_browser, migrate_and_import, record_problems
 
