@@ -1,5 +1,10 @@
-"""Shared test plumbing: system pieces (Chromium, PostgreSQL) that some tests need, and
-moto's S3 server with fake AWS credentials.
+"""Shared test plumbing: system pieces (Chromium, PostgreSQL) that some tests need,
+moto's S3 server with fake AWS credentials, and the expensive fixtures (a trained demo
+CNN, a rendered study) that several test files share.
+
+The suite runs on every core (pytest-xdist, ``-n auto --dist loadfile`` in pyproject.toml):
+each worker gets its own PostgreSQL database (``<database>_gw1`` ...), and an expensive
+session fixture is built once for all workers (``built_once``).
 
 Where a piece is missing the test is skipped with a line that says why; under CI
 (``CI=true``) a missing piece is a failure, because CI installs everything with
@@ -9,7 +14,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import Iterator
+from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 
@@ -56,13 +62,43 @@ def browser():
         b.close()
 
 
+BASE_POSTGRES_URL = os.environ.get("CAMSTUDY_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, ... under pytest-xdist
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if WORKER:  # every worker its own database: tests reset and drop what they use
+        from sqlalchemy import make_url
+
+        base = make_url(BASE_POSTGRES_URL)
+        os.environ["CAMSTUDY_TEST_POSTGRES_URL"] = base.set(database=f"{base.database}_{WORKER}").render_as_string(
+            hide_password=False)
+
+
+def create_worker_database(url: str) -> None:
+    """Create this worker's database on the server of the configured one, if missing."""
+    import sqlalchemy as sa
+
+    name = sa.make_url(url).database
+    admin = sa.create_engine(BASE_POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if not conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
-    """URL of a reachable PostgreSQL test database (see .ci/system-deps.sh)."""
+    """URL of a reachable PostgreSQL test database (see .ci/system-deps.sh); under xdist, the
+    worker's own database on that server, created on first use."""
     url = os.environ.get("CAMSTUDY_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
     try:
         import sqlalchemy as sa
 
+        if url != BASE_POSTGRES_URL:
+            create_worker_database(url)
         engine = sa.create_engine(url)
         with engine.connect() as conn:
             conn.execute(sa.text("select 1"))
@@ -103,6 +139,27 @@ def moto_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         server.stop()
 
 
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build) -> tuple[Path, Any]:
+    """(folder, result) of ``build(folder)``, run once for all xdist workers of this run.
+
+    The first worker to ask builds into a folder shared by the run's workers, under a file
+    lock, and records ``build``'s JSON result; the others wait for the lock and read it.
+    Without xdist this is an ordinary build in the session's temporary folder."""
+    import json
+
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    if WORKER:
+        root = root.parent  # the run's folder, above each worker's own
+    folder, done = root / f"shared-{name}", root / f"shared-{name}.json"
+    with FileLock(str(root / f"shared-{name}.lock")):
+        if not done.is_file():
+            folder.mkdir(exist_ok=True)
+            done.write_text(json.dumps(build(folder)))
+    return folder, json.loads(done.read_text())
+
+
 BLIND_PAIRS, BLIND_CHECKS = 120, 12
 
 
@@ -111,11 +168,17 @@ def blind_study(tmp_path_factory):
     """(study directory, manifest): 120 pairs and 12 attention checks rendered by the real
     generator (demo CNN, random weights, 64 px), for the byte-level blinding attacks on the
     files (tests/generator) and through the app (tests/webapp)."""
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
+    folder, manifest = built_once(tmp_path_factory, "blind-study", render_blind_study)
+    return folder / "out", manifest
+
+
+def render_blind_study(tmp: Path) -> dict:
+    import torch
+
     from generator.pipeline import generate
     from tests.generator_inputs import demo_study_toml
 
-    tmp = tmp_path_factory.mktemp("blind")
     (tmp / "study.toml").write_text(demo_study_toml("blind", images=130, size=64) + f"""[pairs]
 n = {BLIND_PAIRS}
 seed = 3
@@ -131,18 +194,21 @@ ratings_per_pair = 1
 dir = "out"
 """)
     torch.manual_seed(0)
-    manifest = generate(tmp / "study.toml")
-    return tmp / "out", manifest
+    return generate(tmp / "study.toml")
 
 
 @pytest.fixture(scope="session")
 def trained_demo_model(tmp_path_factory):
     """The default `camstudy train --demo` checkpoint (seed 0) and its metrics, trained once per
     test session (about 70 s on two free cores) for the tests that need a genuinely trained
-    demo CNN. (A model trained for a step or two is no stand-in: its head is still uniform
-    across locations, so Grad-CAM equals HiResCAM and every demo pair is void.)"""
+    demo CNN, once for all xdist workers. (A model trained for a step or two is no stand-in:
+    its head is still uniform across locations, so Grad-CAM equals HiResCAM and every demo
+    pair is void.) Tests copy the checkpoint before they write anything next to it."""
+    folder, metrics = built_once(tmp_path_factory, "demo-model", train_demo_checkpoint)
+    return folder / "demo-model.pt", metrics
+
+
+def train_demo_checkpoint(folder: Path) -> dict:
     from generator.train import train_demo_model
 
-    path = tmp_path_factory.mktemp("demo-model") / "demo-model.pt"
-    metrics = train_demo_model(path, seed=0, progress=False)
-    return path, metrics
+    return train_demo_model(folder / "demo-model.pt", seed=0, progress=False)
