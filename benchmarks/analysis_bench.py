@@ -18,7 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis import report, simulate  # noqa: E402
+from analysis import SimulationSpec, simulate_responses, write_export  # noqa: E402
+from analysis.cli import report_main  # noqa: E402
 
 
 def main() -> int:
@@ -31,12 +32,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(args.keep or tmp)
         t0 = time.perf_counter()
-        spec = simulate.SimulationSpec(participants=participants, pairs=pairs,
-                                       attention_checks=0, seed=1)
-        frame = simulate.simulate_responses(spec)
-        simulate.write_export(frame, d / "responses.csv")
+        spec = SimulationSpec(participants=participants, pairs=pairs, attention_checks=0, seed=1)
+        frame = simulate_responses(spec)
+        write_export(frame, d / "responses.csv")
         t1 = time.perf_counter()
-        code = report.main(["--responses", str(d / "responses.csv"), "--out", str(d / "report"),
+        code = report_main(["--responses", str(d / "responses.csv"), "--out", str(d / "report"),
                             "--no-mixed"])
         t2 = time.perf_counter()
     print(f"\nsimulated {len(frame):,} judgments ({participants} participants) in {t1 - t0:.1f} s")

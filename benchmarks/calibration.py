@@ -31,7 +31,7 @@ SCENARIOS = {
 
 
 def spec_for(scenario: str, seed: int, participants=30, pairs=20):
-    from analysis.simulate import SimulationSpec
+    from analysis import SimulationSpec
     return SimulationSpec(participants=participants, pairs=pairs, p=SCENARIOS[scenario],
                           participant_sd=1.0, pair_sd=0.5, tie_rate=0.1, side_sd=0.5,
                           allocation="webapp", attention_checks=2, careless_rate=0.1,
@@ -39,7 +39,7 @@ def spec_for(scenario: str, seed: int, participants=30, pairs=20):
 
 
 def simulate(out: Path, studies: int, scenario: str, first_seed: int) -> None:
-    from analysis.simulate import made_up_manifest, simulate_responses, write_export
+    from analysis import made_up_manifest, simulate_responses, write_export
     out.mkdir(parents=True, exist_ok=True)
     for seed in range(first_seed, first_seed + studies):
         spec = spec_for(scenario, seed)
@@ -95,9 +95,8 @@ def _intervals(obj, path=""):
 def analyse(data: Path, out: Path, limit: int | None, scenario: str | None = None) -> None:
     import warnings
 
-    from analysis.analyse import analyse as run
-    from analysis.config import AnalysisConfig
-    from analysis.load import read_manifest, read_responses
+    from analysis import analyse as run, read_manifest, read_responses
+    from analysis.settings import AnalysisConfig
     warnings.simplefilter("ignore")
     files = sorted(data.glob(f"{scenario or ''}*.csv"), key=lambda p: (p.stem.rstrip("0123456789"),
                                                        int("".join(c for c in p.stem if c.isdigit()))))

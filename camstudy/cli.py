@@ -26,8 +26,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("generator.evaluate:main", "objective faithfulness and localization tables for a study"),
     "simulate": ("camstudy.cli:simulate_main",
                  "simulated participants: a synthetic export, or over HTTP against a running survey (--url)"),
-    "report": ("analysis.report:main", "run the significance tests and write the report"),
-    "power": ("analysis.power:main", "participants and judgments needed, by simulation"),
+    "report": ("analysis.cli:report_main", "run the significance tests and write the report"),
+    "power": ("analysis.cli:power_main", "participants and judgments needed, by simulation"),
     "demo": ("camstudy.demo:main", "train, render and serve the built-in demo study"),
 }
 
@@ -36,7 +36,7 @@ def simulate_main(argv: list[str]) -> int:
     """`--url` drives a running survey over HTTP; otherwise write a synthetic export."""
     if any(a == "--url" or a.startswith("--url=") for a in argv):
         return int(load("webapp.simulate:main")(argv) or 0)
-    return int(load("analysis.simulate:main")(argv) or 0)
+    return int(load("analysis.cli:simulate_main")(argv) or 0)
 
 
 def build_parser() -> argparse.ArgumentParser:

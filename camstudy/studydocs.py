@@ -17,7 +17,7 @@ OWNER_TITLES = {
     "generator": "Generator sections (`camstudy generate`, `camstudy evaluate`; generator/config.py)",
     "webapp": "Web app sections (`camstudy import`, `camstudy serve`, `camstudy mturk`; "
               "webapp/settings.py, webapp/crowd_settings.py)",
-    "analysis": "Analysis section (`camstudy report --config`; analysis/config.py)",
+    "analysis": "Analysis section (`camstudy report --config`; analysis/settings.py)",
 }
 
 INTRO = """\

@@ -1,7 +1,7 @@
 """study.toml as a whole: every section known, every key checked, no contradictions.
 
 Each package declares its own sections (generator/config.py, webapp/settings.py,
-webapp/crowd_settings.py, analysis/config.py); this module only collects them, so it
+webapp/crowd_settings.py, analysis/settings.py); this module only collects them, so it
 is the one place that knows every section name. ``problems`` is what every command
 that reads study.toml runs first (generate, evaluate, import, report, mturk, check):
 an unknown section such as ``[pair]`` is refused with the known ones (and the closest
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from analysis import config as analysis_config
+from analysis import settings as analysis_settings
 from camstudy.schema import Section, closest, read_section, toml_value
 from generator import config as generator_config
 from webapp import crowd_settings, settings as webapp_settings
@@ -24,7 +24,7 @@ from webapp import crowd_settings, settings as webapp_settings
 OWNERS: dict[str, dict[str, type[Section]]] = {
     "generator": generator_config.SECTIONS,
     "webapp": {**webapp_settings.SECTIONS, **crowd_settings.SECTIONS},
-    "analysis": analysis_config.SECTIONS,
+    "analysis": analysis_settings.SECTIONS,
 }
 SECTIONS: dict[str, type[Section]] = {name: cls for owned in OWNERS.values() for name, cls in owned.items()}
 

@@ -113,7 +113,7 @@ def stop(proc: subprocess.Popen) -> None:
 def test_make_demo_twice_has_the_simulated_sessions_once(tmp_path, trained_demo_model):
     import shutil
 
-    from analysis.db import read_database
+    from analysis import read_database
 
     out = tmp_path / "demo-out"
     out.mkdir()

@@ -97,7 +97,7 @@ def test_view_goes_with_the_migration(make_app, any_db_url):
 
 
 def test_report_reads_the_view_read_only(make_app, any_db_url, tmp_path):
-    from analysis.report import main
+    from analysis.cli import report_main as main
 
     app = make_app(any_db_url)
     for pid in ("R1", "R2", "R3"):

@@ -30,7 +30,7 @@ TOML = (
 
 def report_flow(tmp_path, rows_csv: str, config: str | None = None) -> dict[str, int]:
     """Run the report on an export; its flow table as {label: participants}."""
-    from analysis.report import main
+    from analysis.cli import report_main as main
 
     path = tmp_path / "responses.csv"
     path.write_text(rows_csv)
