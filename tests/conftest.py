@@ -112,8 +112,8 @@ def blind_study(tmp_path_factory):
     generator (demo CNN, random weights, 64 px), for the byte-level blinding attacks on the
     files (tests/generator) and through the app (tests/webapp)."""
     torch = pytest.importorskip("torch")
-    from generator.pipeline import generate
-    from tests.generator_inputs import demo_study_toml
+    from generator import generate
+    from tests.generator.helpers import demo_study_toml
 
     tmp = tmp_path_factory.mktemp("blind")
     (tmp / "study.toml").write_text(demo_study_toml("blind", images=130, size=64) + f"""[pairs]
@@ -141,7 +141,7 @@ def trained_demo_model(tmp_path_factory):
     test session (about 70 s on two free cores) for the tests that need a genuinely trained
     demo CNN. (A model trained for a step or two is no stand-in: its head is still uniform
     across locations, so Grad-CAM equals HiResCAM and every demo pair is void.)"""
-    from generator.train import train_demo_model
+    from generator import train_demo_model
 
     path = tmp_path_factory.mktemp("demo-model") / "demo-model.pt"
     metrics = train_demo_model(path, seed=0, progress=False)
