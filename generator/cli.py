@@ -41,8 +41,9 @@ def generate_parser() -> argparse.ArgumentParser:
         "output directory or s3://bucket/prefix (overrides [output] dir)")
 
 
-def summary_text(manifest: dict, out: str) -> str:
+def summary_text(manifest: dict, study_dir: str | Path) -> str:
     """What `camstudy generate` prints: the manifest's summary and where the study directory is."""
+    out = str(study_dir)
     s = manifest["summary"]
     first = manifest["methods"][0]
     rate = s["pairs"] / s["seconds"] if s["seconds"] else float("nan")

@@ -205,4 +205,5 @@ def load(path: str | Path) -> GeneratorConfig:
 
 
 def demo_config_path() -> Path:
+    """The built-in demo study (generator/demo_study.toml; `--demo`, `camstudy demo`)."""
     return Path(__file__).with_name("demo_study.toml")
