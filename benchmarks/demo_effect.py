@@ -3,7 +3,7 @@
     python benchmarks/demo_effect.py STUDY_DIR            # a rendered study (its manifest.json)
     python benchmarks/demo_effect.py --demo [--seed 0]     # train the demo CNN, render the demo study
 
-Prints the three numbers of generator.contrast (median area ratio, share of pairs
+Prints the three numbers of generator.rendering.contrast (median area ratio, share of pairs
 where Grad-CAM is >10% larger, mean RMS distance between the normalised maps) and,
 with --demo, the training time and the held-out accuracy. The demo study's targets:
 ratio >= 1.5, share >= 75%, RMS >= 0.15.
@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from generator.contrast import method_contrast
+from generator.rendering.contrast import method_contrast
 
 
 def report(study_dir: Path) -> None:
@@ -32,9 +32,7 @@ def report(study_dir: Path) -> None:
 
 def run_demo(seed: int, work: Path) -> Path:
     """`make demo`'s first two steps in ``work``: train the demo CNN, render the demo study."""
-    from generator import config
-    from generator.pipeline import generate
-    from generator.train import train_demo_model
+    from generator import demo_config_path, generate, train_demo_model
 
     started = time.perf_counter()
     metrics = train_demo_model(work / "demo-model.pt", seed=seed, progress=False)
@@ -42,7 +40,7 @@ def run_demo(seed: int, work: Path) -> Path:
           f"(load average before: {os.getloadavg()[0]:.2f}); held-out mAP {metrics['mAP']:.3f}, "
           f"accuracy {metrics['accuracy']:.3f}")
     study_toml = work / "study.toml"
-    study_toml.write_text(config.demo_config_path().read_text(encoding="utf-8"), encoding="utf-8")
+    study_toml.write_text(demo_config_path().read_text(encoding="utf-8"), encoding="utf-8")
     generate(study_toml)
     return work / "study"
 

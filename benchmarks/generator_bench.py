@@ -5,7 +5,7 @@
 
 Measurements on the same images, model and device, interleaved, median of ``--repeats``:
 1. forward only (torch.inference_mode) on the loaded crops, the reference;
-2. camstudy's own batch loop, ``generator.pipeline.render_pairs`` on a study prepared by
+2. camstudy's own batch loop, ``generator.rendering.pipeline.render_pairs`` on a study prepared by
    ``prepare_run`` from a study.toml (folder of JPEG files, one class per image): loading and
    cropping each image, one forward/backward for Grad-CAM and HiResCAM, the void-pair check,
    ReLU + min-max, upsampling, colormap, blending, metrics, layout-free PNG encoding of both
@@ -39,8 +39,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from generator.layers import resolve_layer  # noqa: E402
-from generator.pipeline import prepare_run, render_pairs, select_jobs  # noqa: E402
+from generator.engine.layers import resolve_layer  # noqa: E402
+from generator.rendering.pipeline import render_pairs  # noqa: E402
+from generator.rendering.run import prepare_run, select_jobs  # noqa: E402
 
 
 def sync(device: torch.device) -> None:
@@ -53,7 +54,7 @@ def write_inputs(folder: Path, n: int, size: int, classes: int) -> list[Path]:
     as JPEG files, a labels.csv giving image i the class i*37 mod ``classes``, and study.toml."""
     from PIL import Image
 
-    from generator.demo_data import make_scene
+    from generator.inputs.demo_data import make_scene
 
     folder.mkdir(parents=True, exist_ok=True)
     paths, rows = [], ["image,class"]

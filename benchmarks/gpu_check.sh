@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The generator's GPU check in one go (GPU time is scarce; about 6 minutes on one H200):
 #   1. the generator's tests with CUDA present (device "auto" picks the GPU), among them the
-#      CPU-vs-CUDA parity tests (tests/generator/test_cuda_parity.py: same maps within 1e-4,
+#      CPU-vs-CUDA parity tests (tests/generator/rendering/test_cuda_parity.py: same maps within 1e-4,
 #      same stimuli to the eye, only encoded files leave the device), which skip without a GPU;
 #   2. benchmarks/generator_bench.py --device cuda for resnet50 and resnet18 at batch 32 and 64:
 #      fraction of forward-only, ratio to pytorch-grad-cam, peak GPU memory.
@@ -41,8 +41,9 @@ status=0
 
 # 1. tests: parity first (the figures the issue asks for), then the rest of the generator's
 timeout 240 python3 -m pytest -q -p no:cacheprovider -rs --durations=10 \
-    tests/generator/test_cuda_parity.py tests/generator/test_render_overlap.py \
-    tests/generator/test_blinding_bytes.py tests/generator/test_cams.py tests/generator/test_generate.py \
+    tests/generator/rendering/test_cuda_parity.py tests/generator/rendering/test_render_overlap.py \
+    tests/generator/rendering/test_blinding_bytes.py tests/generator/engine/test_cams.py \
+    tests/generator/rendering/test_generate.py \
     2>&1 | tee "$OUT/tests.txt" || status=1
 
 # 2. throughput on the GPU; each run prints forward-only, camstudy (serial and overlapped),

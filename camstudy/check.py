@@ -49,7 +49,7 @@ def read_manifest(study_dir: Path) -> tuple[dict[str, Any] | None, list[str]]:
 
 def summary(path: Path, doc: dict[str, Any], manifest: dict[str, Any] | None, study_dir: Path | None) -> str:
     from camstudy import studyfile
-    from generator.config import PairsSection
+    from generator.settings import PairsSection
     from webapp.settings import AssignmentSection
 
     written = [f"[{name}]" for name in studyfile.SECTIONS if name in doc]

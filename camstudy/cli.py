@@ -16,14 +16,14 @@ from camstudy import __version__
 # name -> (module:function, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check": ("camstudy.check:main", "check study.toml (every section, key and contradiction) without rendering"),
-    "train": ("generator.train:main", "train the demo CNN or fine-tune a torchvision model"),
-    "generate": ("generator.cli:main", "render blinded Grad-CAM/HiResCAM A/B pairs from study.toml"),
+    "train": ("generator.cli:train_main", "train the demo CNN or fine-tune a torchvision model"),
+    "generate": ("generator.cli:generate_main", "render blinded Grad-CAM/HiResCAM A/B pairs from study.toml"),
     "db": ("webapp.cli:db_main", "manage the survey database (db upgrade, db current)"),
     "import": ("webapp.cli:import_main", "load a study directory's manifest into the database"),
     "serve": ("webapp.cli:serve_main", "run the survey web app"),
     "export": ("webapp.cli:export_main", "export responses as tidy CSV/JSON"),
     "mturk": ("webapp.mturk.cli:main", "publish and manage Mechanical Turk HITs"),
-    "evaluate": ("generator.evaluate:main", "objective faithfulness and localization tables for a study"),
+    "evaluate": ("generator.cli:evaluate_main", "objective faithfulness and localization tables for a study"),
     "simulate": ("camstudy.cli:simulate_main",
                  "simulated participants: a synthetic export, or over HTTP against a running survey (--url)"),
     "report": ("analysis.cli:report_main", "run the significance tests and write the report"),

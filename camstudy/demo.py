@@ -37,33 +37,14 @@ def step(text: str) -> None:
 
 def usable(model_path: Path) -> bool:
     """Whether a saved demo model still fits the current demo CNN and scenes."""
-    import torch
+    from generator import demo_model_usable
 
-    from generator.demo_model import DEMO_VERSION
-    from generator.errors import ModelLoadError
-    from generator.model_setup import checkpoint_metadata
-    from generator.models import load_model
-
-    try:  # same parameter shapes are not enough: an older demo was trained on other scenes
-        if torch.load(model_path, map_location="cpu", weights_only=True).get("demo_version") != DEMO_VERSION:
-            return False
-    except Exception:  # noqa: BLE001 - unreadable: train again
-        return False
-    meta = checkpoint_metadata(model_path)
-    try:
-        load_model("demo_cnn", weights=model_path, num_classes=meta.get("num_classes"),
-                   input_size=meta.get("input_size", 128))
-    except (ModelLoadError, ValueError):
-        return False
-    return True
+    return demo_model_usable(model_path)
 
 
 def prepare_study(out: Path, seed: int) -> Path:
     """Train (if needed) and render the demo study; returns the study directory."""
-    from generator import config
-    from generator.cli import summary_text
-    from generator.pipeline import generate
-    from generator.train import train_demo_model
+    from generator import demo_config_path, generate, summary_text, train_demo_model
 
     out.mkdir(parents=True, exist_ok=True)
     model_path = out / "demo-model.pt"
@@ -78,7 +59,7 @@ def prepare_study(out: Path, seed: int) -> Path:
         train_demo_model(model_path, seed=seed)
         print(f"trained in {time.perf_counter() - started:.0f} s -> {model_path}")
     study_toml = out / "study.toml"
-    text = config.demo_config_path().read_text(encoding="utf-8")
+    text = demo_config_path().read_text(encoding="utf-8")
     if not study_toml.is_file() or study_toml.read_text(encoding="utf-8") != text:
         study_toml.write_text(text, encoding="utf-8")
     step("rendering the demo study (Grad-CAM vs HiResCAM A/B pairs)")

@@ -14,7 +14,7 @@ from camstudy.schema import Section, expected, toml_value
 DOCS_PATH = Path(__file__).resolve().parents[1] / "docs" / "study-toml.md"
 
 OWNER_TITLES = {
-    "generator": "Generator sections (`camstudy generate`, `camstudy evaluate`; generator/config.py)",
+    "generator": "Generator sections (`camstudy generate`, `camstudy evaluate`; generator/settings.py)",
     "webapp": "Web app sections (`camstudy import`, `camstudy serve`, `camstudy mturk`; "
               "webapp/settings.py, webapp/crowd_settings.py)",
     "analysis": "Analysis section (`camstudy report --config`; analysis/settings.py)",

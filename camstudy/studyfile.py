@@ -1,6 +1,6 @@
 """study.toml as a whole: every section known, every key checked, no contradictions.
 
-Each package declares its own sections (generator/config.py, webapp/settings.py,
+Each package declares its own sections (generator/settings.py, webapp/settings.py,
 webapp/crowd_settings.py, analysis/settings.py); this module only collects them, so it
 is the one place that knows every section name. ``problems`` is what every command
 that reads study.toml runs first (generate, evaluate, import, report, mturk, check):
@@ -17,12 +17,12 @@ from typing import Any, Callable
 
 from analysis import settings as analysis_settings
 from camstudy.schema import Section, closest, read_section, toml_value
-from generator import config as generator_config
+from generator import settings as generator_settings
 from webapp import crowd_settings, settings as webapp_settings
 
 # package -> its sections, in the order docs/study-toml.md lists them
 OWNERS: dict[str, dict[str, type[Section]]] = {
-    "generator": generator_config.SECTIONS,
+    "generator": generator_settings.SECTIONS,
     "webapp": {**webapp_settings.SECTIONS, **crowd_settings.SECTIONS},
     "analysis": analysis_settings.SECTIONS,
 }

@@ -1,5 +1,5 @@
 import sys
 
-from generator.cli import main
+from generator.cli import generate_main
 
-sys.exit(main())
+sys.exit(generate_main())

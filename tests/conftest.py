@@ -176,8 +176,8 @@ def blind_study(tmp_path_factory):
 def render_blind_study(tmp: Path) -> dict:
     import torch
 
-    from generator.pipeline import generate
-    from tests.generator_inputs import demo_study_toml
+    from generator import generate
+    from tests.generator.helpers import demo_study_toml
 
     (tmp / "study.toml").write_text(demo_study_toml("blind", images=130, size=64) + f"""[pairs]
 n = {BLIND_PAIRS}
@@ -209,6 +209,6 @@ def trained_demo_model(tmp_path_factory):
 
 
 def train_demo_checkpoint(folder: Path) -> dict:
-    from generator.train import train_demo_model
+    from generator import train_demo_model
 
     return train_demo_model(folder / "demo-model.pt", seed=0, progress=False)

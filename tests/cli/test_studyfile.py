@@ -234,7 +234,7 @@ def test_check_passes_the_demo_study_without_torch_flask_or_sqlalchemy():
 # --- the declarations -------------------------------------------------------------------------
 
 def test_the_generator_reads_min_map_difference(tmp_path):
-    from generator.config import ConfigError, load
+    from generator.settings import ConfigError, load
 
     path = tmp_path / "study.toml"
     path.write_text(DEMO)

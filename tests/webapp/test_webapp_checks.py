@@ -134,8 +134,8 @@ def demo_study(tmp_path_factory) -> Path:
     """The demo study's shape (the demo CNN, 80 demo images, 40 pairs, 4 checks drawn on
     study images), rendered by the real generator at a small size."""
     torch = pytest.importorskip("torch")
-    from generator.pipeline import generate
-    from tests.generator_inputs import demo_study_toml
+    from generator import generate
+    from tests.generator.helpers import demo_study_toml
 
     tmp = tmp_path_factory.mktemp("demo-checks")
     config = tmp / "study.toml"

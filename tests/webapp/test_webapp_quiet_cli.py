@@ -21,7 +21,7 @@ from webapp_helpers import migrate_and_import
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN_TINY = """
 import torch
-from generator.train import fit
+from generator.inputs.train import fit
 model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
 def batches(gen):
     for _ in range(200):
