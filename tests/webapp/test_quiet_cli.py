@@ -64,6 +64,19 @@ def test_training_progress_to_a_file_has_no_carriage_return_updates(tmp_path):
     assert len(text.splitlines()) < 10  # not one line per update either
 
 
+def wait_for_lab(port: int, proc: subprocess.Popen, log, seconds: float, poll: float) -> None:
+    """Until the server started as ``proc`` answers /lab on ``port`` (fails with its log
+    if it exits or takes longer than ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/lab", timeout=2).read()
+            return
+        except OSError:
+            assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
+            time.sleep(poll)
+
+
 @pytest.mark.slow
 def test_serve_to_a_file_logs_one_plain_line_per_request_and_no_colour(sqlite_url, make_study, tmp_path):
     migrate_and_import(sqlite_url, make_study())
@@ -72,14 +85,7 @@ def test_serve_to_a_file_logs_one_plain_line_per_request_and_no_colour(sqlite_ur
         proc = subprocess.Popen([sys.executable, "-m", "camstudy", "serve", "--port", str(port)],
                                 stdout=f, stderr=subprocess.STDOUT, env=env_for(sqlite_url), cwd=ROOT)
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/lab", timeout=2).read()
-                    break
-                except OSError:
-                    assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
-                    time.sleep(0.2)
+            wait_for_lab(port, proc, log, seconds=30, poll=0.2)
             with pytest.raises(urllib.error.HTTPError):
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/no-such-page", timeout=2)
             urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/?token=secret-admin-token", timeout=2)
@@ -159,14 +165,7 @@ def test_demo_to_a_file_is_plain_and_ends_with_export_and_report_commands(tmp_pa
         proc = subprocess.Popen([sys.executable, "-m", "camstudy", "demo", "--out", str(out), "--port", str(port),
                                  "--simulated", "1"], stdout=f, stderr=subprocess.STDOUT, env=env_for(), cwd=ROOT)
         try:
-            deadline = time.monotonic() + 400
-            while True:
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/lab", timeout=2).read()
-                    break
-                except OSError:
-                    assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
-                    time.sleep(0.5)
+            wait_for_lab(port, proc, log, seconds=400, poll=0.5)
         finally:
             proc.send_signal(signal.SIGINT)  # Ctrl+C
             proc.wait(timeout=30)

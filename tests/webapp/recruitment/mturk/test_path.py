@@ -3,34 +3,20 @@ does not recruit on MTurk (the survey would turn every worker away), and the san
 does not hide a HIT behind qualifications a fresh sandbox worker cannot have."""
 from __future__ import annotations
 
-import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from webapp.data.tables import MTurkHIT
 from webapp.data.engine import make_engine
-from webapp.cli import main
+from webapp.cli import mturk_main as main
 
 BASE = ("[assignment]\nratings_per_pair = 2\npairs_per_participant = 2\nattention_checks_per_participant = 0\n"
         "[survey]\npractice_trials = 0\n"
         "[mturk]\npublic_url = 'https://survey.example.org'\nassignments = 3\nexclude_participants = false\n")
 MTURK = "[recruitment]\nsources = ['mturk']\n" + BASE
 APPROVAL_RATE, APPROVED_HITS, LOCALE = "000000000000000000L0", "00000000000000000040", "00000000000000000071"
-
-
-@pytest.fixture
-def mturk():
-    client = boto3.client("mturk", region_name="us-east-1", aws_access_key_id="testing",
-                          aws_secret_access_key="testing")
-    sent: list[tuple[str, dict]] = []
-    client.meta.events.register("provide-client-params.mturk.*",
-                                lambda params, model, **kw: sent.append((model.name, dict(params))))
-    with Stubber(client) as stub:
-        stub.sent, stub.client = sent, client
-        yield stub
-        stub.assert_no_pending_responses()
 
 
 def create(db_url: str, mturk, *argv: str) -> int:

@@ -11,14 +11,14 @@ from urllib.parse import urlsplit
 
 import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
 from botocore.validate import validate_parameters
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.data.tables import MTurkAssignment, MTurkHIT, MTurkQualification
 from webapp.data.engine import make_engine
-from webapp.cli import main
+from webapp.cli import mturk_main as main
 
 NS = "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/ExternalQuestion.xsd"
 TOML = (
@@ -35,21 +35,6 @@ NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
 def study_db(make_app, make_study, sqlite_url):
     app = make_app(sqlite_url, make_study(toml=TOML))
     return app, sqlite_url
-
-
-@pytest.fixture
-def mturk():
-    """A real boto3 MTurk client whose requests are checked, recorded and answered by Stubber."""
-    client = boto3.client("mturk", region_name="us-east-1", aws_access_key_id="testing",
-                          aws_secret_access_key="testing")
-    sent: list[tuple[str, dict]] = []
-    client.meta.events.register("provide-client-params.mturk.*",
-                                lambda params, model, **kw: sent.append((model.name, dict(params))))
-    with Stubber(client) as stub:
-        stub.sent = sent
-        stub.client = client
-        yield stub
-        stub.assert_no_pending_responses()
 
 
 def run(url, mturk, *argv, sleep=None) -> int:
