@@ -331,10 +331,17 @@ def _naive(value: Any) -> datetime | None:
 # --------------------------------------------------------------------------- list, status
 
 
-def list_hits(ctx: Context) -> int:
+def _hits_or_say_none(ctx: Context) -> list:
+    """The study's HITs in this mode; says so when there are none yet."""
     rows = ctx.hits()
     if not rows:
         ctx.say(f"study {ctx.study.study_id} has no {ctx.mode} HITs yet (camstudy mturk create)")
+    return rows
+
+
+def list_hits(ctx: Context) -> int:
+    rows = _hits_or_say_none(ctx)
+    if not rows:
         return 0
     ctx.say(f"{'HIT':<32} {'status':<12} {'max':>4} {'available':>9} {'pending':>7} {'completed':>9}")
     for row in rows:
@@ -401,9 +408,8 @@ def verify_participant(ctx: Context, row: MTurkHIT, assignment: MTurkAssignment)
 
 
 def status(ctx: Context) -> int:
-    rows = ctx.hits()
+    rows = _hits_or_say_none(ctx)
     if not rows:
-        ctx.say(f"study {ctx.study.study_id} has no {ctx.mode} HITs yet (camstudy mturk create)")
         return 0
     ctx.say(f"{'HIT':<32} {'status':<12} {'available':>9} {'pending':>7} {'submitted':>9} {'approved':>8} {'rejected':>8}")
     totals = [0, 0, 0, 0, 0]
