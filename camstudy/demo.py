@@ -110,8 +110,8 @@ def count_simulated(app) -> int:
     """Simulated participants in the study the app's new participants join."""
     from sqlalchemy import func, select
 
-    from webapp.data.tables import Participant
     from webapp.data.engine import db
+    from webapp.data.tables import Participant
     from webapp.survey.navigation import active_study
 
     with app.app_context():

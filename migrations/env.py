@@ -9,8 +9,8 @@ import os
 
 from alembic import context
 
-from webapp.data.tables import Base
 from webapp.data.engine import make_engine
+from webapp.data.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # and free port are imported from it).
 sys.path += [str(ROOT)]
 
-from tests.webapp.prod_server import free_port  # noqa: E402
 from tests.webapp.helpers import build_study  # noqa: E402
+from tests.webapp.prod_server import free_port  # noqa: E402
 
 TOKEN = "demo-admin-token-123"
 TWELVE_OF_TWELVE = '>12</span> of <span data-count="participants">12</span> participants are simulated'

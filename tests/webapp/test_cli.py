@@ -14,11 +14,11 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from tests import ROOT
+from tests.webapp.helpers import migrate_and_import
 from tests.webapp.prod_server import free_port
-from webapp.data.tables import Base
 from webapp.data.engine import make_engine
 from webapp.data.migrate import downgrade, migrations_dir, upgrade
-from tests.webapp.helpers import migrate_and_import
+from webapp.data.tables import Base
 
 
 

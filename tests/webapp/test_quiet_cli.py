@@ -15,8 +15,8 @@ import urllib.request
 import pytest
 
 from tests import ROOT
-from tests.webapp.prod_server import free_port
 from tests.webapp.helpers import migrate_and_import
+from tests.webapp.prod_server import free_port
 
 TRAIN_TINY = """
 import torch

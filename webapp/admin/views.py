@@ -27,13 +27,13 @@ from sqlalchemy import delete, func, select
 from wtforms import PasswordField, SubmitField
 from wtforms.validators import DataRequired
 
-from webapp.data import export
 from webapp.admin import timing
-from webapp.data.tables import AdminSession, Pair, Participant, Response as Answer, Study, Trial, utcnow
+from webapp.data import export
 from webapp.data.engine import db
+from webapp.data.tables import AdminSession, Pair, Participant, Response as Answer, Study, Trial, utcnow
+from webapp.server.security import limiter
 from webapp.survey.navigation import active_study
 from webapp.survey.study_cache import settings_of
-from webapp.server.security import limiter
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

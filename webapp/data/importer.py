@@ -17,13 +17,13 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from webapp.survey.assignment import settle_checks
-from webapp.settings import parse_crowd_sections
-from webapp.data.tables import Pair, Participant, Response, Stimulus, Study, Trial
 from webapp.data.manifest_check import check_pairs, pair_where, stimulus_entries
 from webapp.data.migrate import checked_engine
+from webapp.data.tables import Pair, Participant, Response, Stimulus, Study, Trial
 from webapp.errors import StudyChangedError, StudyImportError
+from webapp.settings import parse_crowd_sections
 from webapp.settings import Settings, check_study_file, parse_sections, read_toml
+from webapp.survey.assignment import settle_checks
 from webapp.survey.stimulus_urls import s3_uri
 
 FORMAT_VERSIONS = (1,)

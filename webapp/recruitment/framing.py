@@ -22,9 +22,9 @@ from flask import Flask, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import select
 
-from webapp.recruitment import sources
-from webapp.data.tables import Participant
 from webapp.data.engine import db
+from webapp.data.tables import Participant
+from webapp.recruitment import sources
 from webapp.survey.navigation import KEY_RE
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from webapp.settings import crowd_settings
 from webapp.data.tables import Participant
 from webapp.recruitment.sources import Source, register
+from webapp.settings import crowd_settings
 
 
 TOKEN_ENV = "CAMSTUDY_PROLIFIC_TOKEN"

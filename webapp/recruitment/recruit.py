@@ -27,16 +27,16 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
-from webapp.recruitment import framing, lab, prolific, sources  # noqa: F401 - lab and prolific register their sources
-from webapp.settings import crowd_settings
-from webapp.data.tables import MTurkHIT, Pair, Participant, Study, utcnow
 from webapp.data.engine import db
-from webapp.survey.navigation import active_study
-from webapp.survey.study_cache import settings_of
-from webapp.survey.stimulus_urls import stimulus_url
+from webapp.data.tables import MTurkHIT, Pair, Participant, Study, utcnow
+from webapp.recruitment import framing, lab, prolific, sources  # noqa: F401 - lab and prolific register their sources
 from webapp.recruitment.mturk import source as mturk_source
 from webapp.recruitment.mturk import verify as mturk_verify
 from webapp.server.security import limiter
+from webapp.settings import crowd_settings
+from webapp.survey.navigation import active_study
+from webapp.survey.stimulus_urls import stimulus_url
+from webapp.survey.study_cache import settings_of
 
 bp = Blueprint("recruit", __name__)
 bp.record_once(lambda state: framing.init_app(state.app))

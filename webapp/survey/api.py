@@ -13,8 +13,8 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from webapp.data.engine import db
 from webapp.survey.navigation import (MIN_INDEX, counts, first_unanswered, next_url, participant_or_404, participant_trials, trial_view)
-from webapp.survey.answers import AnswerError, mark_served, save_answers
 from webapp.server.security import limiter
+from webapp.survey.answers import AnswerError, mark_served, save_answers
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

@@ -18,15 +18,15 @@ from sqlalchemy import select
 from wtforms import BooleanField, RadioField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from webapp.survey import examples
-from webapp.recruitment import sources
-from webapp.survey.assignment import StudyFull, allocate
-from webapp.data.tables import Participant, Stimulus, Study, utcnow
 from webapp.data.engine import db
-from webapp.survey.navigation import active_study, next_url, participant_or_404, participant_trials, trial_view
+from webapp.data.tables import Participant, Stimulus, Study, utcnow
+from webapp.recruitment import sources
+from webapp.survey import examples
 from webapp.survey.answers import mark_served
-from webapp.survey.study_cache import settings_of, study_info
+from webapp.survey.assignment import StudyFull, allocate
+from webapp.survey.navigation import active_study, next_url, participant_or_404, participant_trials, trial_view
 from webapp.survey.stimulus_bytes import UnreadableImage, layout_free_png
+from webapp.survey.study_cache import settings_of, study_info
 
 bp = Blueprint("survey", __name__)
 

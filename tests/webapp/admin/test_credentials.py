@@ -84,8 +84,8 @@ def test_dev_server_request_log_leaves_the_admin_token_out(make_app, sqlite_url)
     import requests
     from werkzeug.serving import make_server
 
-    from webapp.server.devserver import request_handler
     from tests.webapp.helpers import serving
+    from webapp.server.devserver import request_handler
 
     app = make_app(sqlite_url, CAMSTUDY_ADMIN_TOKEN=OLD)
     log = io.StringIO()

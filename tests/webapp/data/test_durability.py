@@ -12,9 +12,9 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from tests.webapp.helpers import Walker
 from webapp.cli import db_main
 from webapp.data.migrate import upgrade
-from tests.webapp.helpers import Walker
 
 
 def answer_body() -> dict:
@@ -170,8 +170,8 @@ def test_export_on_a_newer_schema_does_not_advise_upgrade(any_db_url, capsys, tm
 def test_a_commit_that_lands_in_a_removed_file_is_not_acknowledged(live_sqlite):
     """The file goes between the request's first query and its commit: the commit raises
     (and the API would answer 503), instead of reporting success."""
-    from webapp.data.tables import Participant
     from webapp.data.engine import db
+    from webapp.data.tables import Participant
 
     app, base, path, w = live_sqlite
     with app.app_context():

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from tests.webapp.helpers import Walker
 from webapp.cli import db_main, export_main, import_main
 from webapp.data.export import COLUMNS
-from tests.webapp.helpers import Walker
 
 
 def complete_session(app, pid: str, sides=None) -> Walker:

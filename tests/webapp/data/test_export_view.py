@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from tests.webapp.helpers import Walker
 from webapp.data import export
 from webapp.data.engine import make_engine
 from webapp.data.export import COLUMNS
-from tests.webapp.helpers import Walker
 
 
 def walk(app, pid: str, sides=None, complete: bool = True) -> Walker:

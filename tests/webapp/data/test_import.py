@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from webapp.data.tables import Pair, Stimulus, Study
 from webapp.data.engine import make_engine
 from webapp.data.importer import StudyImportError, import_study
 from webapp.data.migrate import upgrade
+from webapp.data.tables import Pair, Stimulus, Study
 from webapp.settings import SettingsError, load_study_toml
 
 
@@ -171,8 +171,8 @@ def test_replace_swaps_a_changed_study_only_when_asked(session, changed_study):
 
 
 def test_replace_refuses_to_drop_answers_unless_told(make_app, make_study, sqlite_url):
-    from webapp.data.tables import Response
     from tests.webapp.helpers import Walker
+    from webapp.data.tables import Response
 
     d = make_study()
     app = make_app(sqlite_url, d)

@@ -8,9 +8,9 @@ import re
 import pytest
 from sqlalchemy import select
 
-from webapp.data.tables import Participant
-from webapp.data.engine import db
 from tests.webapp.helpers import Walker, assert_crowd_sections_refused
+from webapp.data.engine import db
+from webapp.data.tables import Participant
 
 TOML = (
     "[recruitment]\nsources = ['prolific']\n"

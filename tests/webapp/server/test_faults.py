@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.webapp.prod_server import LAB_PASSWORD, drop_postgres, fresh_postgres, start_prod
 from tests.webapp.helpers import build_study, migrate_and_import
+from tests.webapp.prod_server import LAB_PASSWORD, drop_postgres, fresh_postgres, start_prod
 
 pytestmark = pytest.mark.slow
 
@@ -51,8 +51,8 @@ def run_in_background(fn):
 
 
 def check_all_stored(url: str, result, participants: int) -> None:
-    from webapp.data.engine import make_engine
     from crowdsim import audit
+    from webapp.data.engine import make_engine
 
     s = result.summary()
     assert s["errors"] == [] and s["completed"] == participants, s

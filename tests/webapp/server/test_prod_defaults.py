@@ -9,8 +9,8 @@ import re
 import pytest
 import requests
 
-from tests.webapp.prod_server import LAB_PASSWORD, start_prod
 from tests.webapp.helpers import build_study, csrf_of, migrate_and_import
+from tests.webapp.prod_server import LAB_PASSWORD, start_prod
 
 pytestmark = pytest.mark.slow
 

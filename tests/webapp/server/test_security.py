@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.webapp.helpers import Walker
 from webapp.app import create_app
 from webapp.data.migrate import SchemaError, downgrade, upgrade
-from tests.webapp.helpers import Walker
 
 
 def test_secret_key_is_required_outside_debug(sqlite_url, monkeypatch):

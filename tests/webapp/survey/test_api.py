@@ -6,9 +6,9 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from webapp.data.tables import Response, Trial
-from webapp.data.engine import db
 from tests.webapp.helpers import Walker
+from webapp.data.engine import db
+from webapp.data.tables import Response, Trial
 
 
 def n_rows(app) -> int:

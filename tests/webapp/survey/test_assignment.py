@@ -11,12 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from webapp.recruitment import sources
-from webapp.survey.assignment import StudyFull, allocate, participant_seed
-from webapp.data.tables import Pair, Participant, Study, Trial, utcnow
-from webapp.data.engine import make_engine
-from webapp.settings import Settings
 from tests.webapp.helpers import migrate_and_import
+from webapp.data.engine import make_engine
+from webapp.data.tables import Pair, Participant, Study, Trial, utcnow
+from webapp.recruitment import sources
+from webapp.settings import Settings
+from webapp.survey.assignment import StudyFull, allocate, participant_seed
 
 TOML = """[survey]
 practice_trials = 0

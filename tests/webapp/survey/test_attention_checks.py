@@ -15,10 +15,10 @@ import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from webapp.data.tables import Participant, Response, Trial
+from tests.webapp.helpers import import_into, migrate_and_import
 from webapp.data.engine import make_engine
 from webapp.data.importer import StudyImportError
-from tests.webapp.helpers import import_into, migrate_and_import
+from webapp.data.tables import Participant, Response, Trial
 
 TOKEN = "tok-admin-checks-1"
 

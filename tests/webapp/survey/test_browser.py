@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from webapp.data.tables import Participant, Response, Trial
-from webapp.data.engine import db
 from tests import ROOT
 from tests.webapp.helpers import begin_lab_session_in_browser, record_problems
+from webapp.data.engine import db
+from webapp.data.tables import Participant, Response, Trial
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

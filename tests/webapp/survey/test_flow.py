@@ -6,8 +6,8 @@ import re
 
 from sqlalchemy import func, select
 
-from webapp.data.tables import Participant, Response, Trial
 from webapp.data.engine import db
+from webapp.data.tables import Participant, Response, Trial
 
 
 def test_whole_session_stores_one_row_per_question_per_trial(app, walker):

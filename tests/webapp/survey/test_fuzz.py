@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from webapp.data.tables import Participant, Response, Trial
-from webapp.data.engine import db
 from tests.webapp.helpers import Walker
+from webapp.data.engine import db
+from webapp.data.tables import Participant, Response, Trial
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
                 derandomize=True)

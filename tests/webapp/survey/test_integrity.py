@@ -17,9 +17,9 @@ import re
 import pytest
 from sqlalchemy import select
 
+from tests.webapp.helpers import Walker, csrf_of, migrate_and_import
 from webapp.data import export
 from webapp.data.engine import db
-from tests.webapp.helpers import Walker, csrf_of, migrate_and_import
 
 TOKEN = "admin-token-for-integrity-tests"
 TOML = (
@@ -277,8 +277,8 @@ def test_upgrading_from_0004_keeps_every_answer(any_db_url):
 
 
 def test_simulate_against_a_locked_lab_names_the_password_option(make_app, make_study, sqlite_url, serve_live):
-    from webapp.app import create_app
     from crowdsim import ClientOptions, simulate
+    from webapp.app import create_app
 
     app = make_app(sqlite_url, make_study(toml=CROWD_TOML))
     result = simulate(serve_live(app), 1, max_seconds=30)

@@ -19,10 +19,10 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from sqlalchemy import func, select
 
-from webapp.data.tables import Participant, Response, Trial
-from webapp.data.engine import db
 from tests import ROOT
 from tests.webapp.helpers import finish_practice, record_problems
+from webapp.data.engine import db
+from webapp.data.tables import Participant, Response, Trial
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

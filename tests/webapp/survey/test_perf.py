@@ -62,9 +62,9 @@ def test_images_need_no_query_once_known_and_a_removed_study_stops_being_served(
     from sqlalchemy import delete, event
 
     from webapp.app import db_engine
-    from webapp.survey import pages as survey
-    from webapp.data.tables import Study
     from webapp.data.engine import db
+    from webapp.data.tables import Study
+    from webapp.survey import pages as survey
 
     w = Walker(client).begin_lab_session("P3")
     page = w.get(w.get(f"/s/{w.token}/").headers["Location"]).get_data(as_text=True)

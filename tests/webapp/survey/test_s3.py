@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.generator_inputs import demo_study_toml
-from tests.webapp.prod_server import LAB_PASSWORD, start_prod
 from tests.webapp.helpers import begin_lab_session_in_browser, migrate_and_import, record_problems
+from tests.webapp.prod_server import LAB_PASSWORD, start_prod
 
 pytestmark = [pytest.mark.slow]
 
@@ -55,8 +55,8 @@ def s3_study(tmp_path: Path, request: pytest.FixtureRequest):
 def test_a_study_in_s3_is_served_with_presigned_urls_to_a_real_browser(s3_study, browser, tmp_path):
     from sqlalchemy.orm import Session
 
-    from webapp.data.tables import Response
     from webapp.data.engine import make_engine
+    from webapp.data.tables import Response
 
     study_dir, endpoint = s3_study
     shutil.rmtree(study_dir / "stimuli", ignore_errors=True)  # the generator's local copies: serve from S3 only

@@ -10,8 +10,8 @@ import shutil
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from webapp.survey.stimulus_bytes import layout_free_png
 from tests.webapp.helpers import migrate_and_import
+from webapp.survey.stimulus_bytes import layout_free_png
 
 
 def test_layout_free_files_are_served_as_is_and_a_changed_file_is_refused(blind_study, tmp_path):

@@ -9,11 +9,11 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from webapp.survey import examples
-from webapp.data.tables import Participant
-from webapp.data.engine import db
-from webapp.settings import SettingsError, parse_sections
 from tests.webapp.helpers import csrf_of
+from webapp.data.engine import db
+from webapp.data.tables import Participant
+from webapp.settings import SettingsError, parse_sections
+from webapp.survey import examples
 
 
 @pytest.mark.parametrize("survey, named", [

@@ -17,9 +17,9 @@ from xml.sax.saxutils import escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from webapp.settings import LIVE_QUALIFICATIONS, SANDBOX_QUALIFICATIONS, crowd_settings
 from webapp.data.tables import MTurkAssignment, MTurkHIT, MTurkQualification, Pair, Participant, Study, Trial, utcnow
 from webapp.recruitment.mturk.calls import Calls, DryRun, MTurkError
+from webapp.settings import LIVE_QUALIFICATIONS, SANDBOX_QUALIFICATIONS, crowd_settings
 
 MAX_PER_HIT = 9  # 10+ assignments: 20% extra commission, and a HIT cannot grow from 9 to 10
 EXTERNAL_QUESTION_NS = "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/ExternalQuestion.xsd"

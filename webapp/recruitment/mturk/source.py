@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 
 from flask import current_app, has_app_context
 
-from webapp.settings import crowd_settings
 from webapp.data.tables import Participant
 from webapp.recruitment.sources import Source, register
+from webapp.settings import crowd_settings
 
 PREVIEW = "ASSIGNMENT_ID_NOT_AVAILABLE"
 ID_RE = re.compile(r"[A-Za-z0-9_\-]{1,64}")

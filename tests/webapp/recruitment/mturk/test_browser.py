@@ -13,9 +13,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from webapp.data.tables import Participant, Trial
-from webapp.data.engine import db
 from tests.webapp.helpers import pass_consent_and_instructions, record_problems, serving
+from webapp.data.engine import db
+from webapp.data.tables import Participant, Trial
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -8,9 +8,9 @@ from botocore.stub import ANY
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from webapp.data.tables import MTurkHIT
-from webapp.data.engine import make_engine
 from webapp.cli import mturk_main as main
+from webapp.data.engine import make_engine
+from webapp.data.tables import MTurkHIT
 
 BASE = ("[assignment]\nratings_per_pair = 2\npairs_per_participant = 2\nattention_checks_per_participant = 0\n"
         "[survey]\npractice_trials = 0\n"

@@ -16,9 +16,9 @@ from botocore.validate import validate_parameters
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from webapp.data.tables import MTurkAssignment, MTurkHIT, MTurkQualification
-from webapp.data.engine import make_engine
 from webapp.cli import mturk_main as main
+from webapp.data.engine import make_engine
+from webapp.data.tables import MTurkAssignment, MTurkHIT, MTurkQualification
 
 NS = "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/ExternalQuestion.xsd"
 TOML = (
@@ -213,8 +213,8 @@ def _worker_takes_the_survey(app, assignment: str, worker: str, attention: str |
         if "/trial/" not in state["next_url"]:
             break
         with app.app_context():
-            from webapp.data.tables import Participant, Trial
             from webapp.data.engine import db
+            from webapp.data.tables import Participant, Trial
 
             p = db.session.scalar(select(Participant).filter_by(token=walker.token))
             t = db.session.scalar(select(Trial).filter_by(participant_pk=p.id, trial_index=state["next_trial"]))

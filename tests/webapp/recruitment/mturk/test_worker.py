@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from webapp.data.tables import Participant
-from webapp.data.engine import db
 from tests.webapp.helpers import Walker, assert_crowd_sections_refused, import_into
+from webapp.data.engine import db
+from webapp.data.tables import Participant
 
 TOML = (
     "[recruitment]\nsources = ['lab', 'mturk']\n"
