@@ -50,7 +50,7 @@ class SimulationSpec:
     # position effect varies between people, as it does in real studies.
     side_sd: float = 0.0
     # "random": each participant sees a random subset, each pair on its manifest side.
-    # "webapp": as webapp/assignment.py allocates: least-shown pairs first, and each
+    # "webapp": as webapp/survey/assignment.py allocates: least-shown pairs first, and each
     # pair shown in the A/B order it has been shown in less often (counterbalancing).
     allocation: str = "random"
     area_slope: float = 0.0               # only for "larger", only with area metrics
@@ -127,7 +127,7 @@ def _log_area_ratio(pairs: list[dict]) -> np.ndarray:
 
 
 def webapp_allocation(shown: np.ndarray, n_seen: int, rng: np.random.Generator):
-    """Pairs and orientations as webapp/assignment.py draws them: the least-shown pairs
+    """Pairs and orientations as webapp/survey/assignment.py draws them: the least-shown pairs
     (random among equals), each in the A/B order it has been shown in less often."""
     load = shown.sum(axis=1)
     candidates = rng.permutation(len(load))

@@ -6,7 +6,7 @@ WSGI app that does nothing (a fixed 2 kB body), with the survey's gunicorn setti
 No Flask, no database: whatever rate this reaches is more than any survey request can
 reach on the same machine with the same client; BENCHMARKS.md ("Survey load") sets the
 load test's figures against it. Reports requests/s and CPU per request of the client
-(threads of ``requests``, as webapp.simulate uses) and of gunicorn.
+(threads of ``requests``, as crowdsim uses) and of gunicorn.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def app(environ, start_response):  # noqa: ANN001, ANN201 - the WSGI app gunicor
 
 
 def hammer(url: str, concurrency: int, total: int) -> dict:
-    """``concurrency`` threads, each a keep-alive ``requests`` session (as webapp.simulate
+    """``concurrency`` threads, each a keep-alive ``requests`` session (as crowdsim
     uses), GET ``url`` about ``total`` times in all as fast as they can: requests/s,
     non-200 answers, and the client's CPU per request."""
     import requests

@@ -18,9 +18,9 @@ survey's requests per answer).
 
 Everything runs on 127.0.0.1: a fresh database (a SQLite file, or a PostgreSQL database
 ``<database of $CAMSTUDY_TEST_POSTGRES_URL>_load`` created and dropped on that server), a
-study built without torch (tests/webapp/webapp_helpers.build_study, stimuli of
+study built without torch (tests/webapp/helpers.build_study, stimuli of
 ``--image-size`` pixels, served as the survey serves them: layout-free PNGs), the gunicorn server
-as a subprocess, and ``webapp.simulate`` clients in this process, each a browser-like
+as a subprocess, and ``crowdsim`` clients in this process, each a browser-like
 participant going through /lab, consent, instructions, every trial (page, images,
 prefetch, answer POST with its idempotency key) and the questionnaire. Simulated
 participants pose as arriving through a proxy (their own X-Forwarded-For), so rate
@@ -28,7 +28,7 @@ limits key on each of them, as behind nginx.
 
 Reported: answers/s (trials answered per second over the whole run, sign-up included),
 p50/p95/p99 of the answer POST, of page loads and of image loads, retries, 5xx and
-errors; then ``webapp.simulate.audit`` checks the database: every acknowledged answer
+errors; then ``crowdsim.audit`` checks the database: every acknowledged answer
 stored exactly once, nobody over-allocated, every pair within ratings_per_pair + slack.
 Exit status 1 when a check fails or a target is missed (--no-targets: only checks).
 """
@@ -45,11 +45,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "webapp")]
+sys.path[:0] = [str(ROOT)]
 
 from http_floor import hammer  # noqa: E402
-from prod_server import LAB_PASSWORD, _admin_engine, drop_postgres, fresh_postgres, start_prod  # noqa: E402
-from webapp_helpers import build_study  # noqa: E402
+from tests.webapp.helpers import build_study  # noqa: E402
+from tests.webapp.prod_server import LAB_PASSWORD, _admin_engine, drop_postgres, fresh_postgres, start_prod  # noqa: E402
 
 TARGETS = {"answers_per_s": 300, "answer_p99_ms": 250, "capacity": 400}  # capacity: --search, concurrent
 
@@ -80,7 +80,7 @@ def as_generated(study: Path) -> None:
     each file as it is), the manifest's checksums to match."""
     import hashlib
 
-    from webapp.stimulus_bytes import layout_free_png
+    from webapp import layout_free_png
 
     path = study / "manifest.json"
     manifest = json.loads(path.read_text())
@@ -109,12 +109,8 @@ def reference(server, url: str, concurrency: int, total: int) -> dict:
 
 
 def run_one(kind: str, args: argparse.Namespace, work: Path, participants: int, concurrency: int) -> dict:
-    from sqlalchemy.orm import Session
-
-    from webapp.db import make_engine
-    from webapp.importer import import_study
-    from webapp.migrate import upgrade
-    from webapp.simulate import ClientOptions, audit, simulate
+    from crowdsim import ClientOptions, audit, simulate
+    from webapp import import_study, upgrade_database
 
     work.mkdir(parents=True, exist_ok=True)
     toml, ratings = study_toml(participants, args.pairs, args.per_participant, args.slack)
@@ -123,10 +119,8 @@ def run_one(kind: str, args: argparse.Namespace, work: Path, participants: int, 
     as_generated(study)
     database = bench_database() if kind == "postgres" else None
     url = f"sqlite:///{work / (kind + '.sqlite3')}" if kind == "sqlite" else fresh_postgres(database)
-    upgrade(url)
-    engine = make_engine(url)
-    with Session(engine) as s:
-        import_study(s, study)
+    upgrade_database(url)
+    import_study(study, url)
     server = start_prod(url, work / f"{kind}-server.log", workers=args.workers, threads=args.threads)
     manifest = json.loads((study / "manifest.json").read_text())
     try:
@@ -148,8 +142,7 @@ def run_one(kind: str, args: argparse.Namespace, work: Path, participants: int, 
     finally:
         server.stop()
     summary = result.summary()
-    problems = audit(engine, result, slack=args.slack)
-    engine.dispose()
+    problems = audit(url, result, slack=args.slack)
     if kind == "postgres":
         drop_postgres(database)
     log = (work / f"{kind}-server.log").read_text(errors="replace").splitlines()

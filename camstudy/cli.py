@@ -22,7 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "import": ("webapp.cli:import_main", "load a study directory's manifest into the database"),
     "serve": ("webapp.cli:serve_main", "run the survey web app"),
     "export": ("webapp.cli:export_main", "export responses as tidy CSV/JSON"),
-    "mturk": ("webapp.mturk.cli:main", "publish and manage Mechanical Turk HITs"),
+    "mturk": ("webapp.cli:mturk_main", "publish and manage Mechanical Turk HITs"),
     "evaluate": ("generator.cli:evaluate_main", "objective faithfulness and localization tables for a study"),
     "simulate": ("camstudy.cli:simulate_main",
                  "simulated participants: a synthetic export, or over HTTP against a running survey (--url)"),
@@ -35,7 +35,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 def simulate_main(argv: list[str]) -> int:
     """`--url` drives a running survey over HTTP; otherwise write a synthetic export."""
     if any(a == "--url" or a.startswith("--url=") for a in argv):
-        return int(load("webapp.simulate:main")(argv) or 0)
+        return int(load("crowdsim.cli:main")(argv) or 0)
     return int(load("analysis.cli:simulate_main")(argv) or 0)
 
 

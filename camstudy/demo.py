@@ -26,7 +26,7 @@ from pathlib import Path
 
 DEFAULT_SIMULATED = 12  # 12 people x 20 pairs: each demo pair gets about 6 ratings
 # Seconds a simulated person looks at each trial (0.65-1.95 s, median 1.3 s): above the
-# server-side timing rule (median under 1 s is "too fast", webapp/timing.py), so the demo's
+# server-side timing rule (median under 1 s is "too fast", webapp/admin/timing.py), so the demo's
 # sessions look like people; all of them take part at once, so seeding takes about 35 s.
 DEMO_THINK_S = 1.3
 
@@ -91,8 +91,9 @@ def count_simulated(app) -> int:
     """Simulated participants in the study the app's new participants join."""
     from sqlalchemy import func, select
 
-    from webapp.db import Participant, db
-    from webapp.flow import active_study
+    from webapp.data.engine import db
+    from webapp.data.tables import Participant
+    from webapp.survey.navigation import active_study
 
     with app.app_context():
         study = active_study(db.session)
@@ -133,8 +134,8 @@ def seed_simulated(database_url: str, study_dir: Path, participants: int) -> int
     rt_ms), so the report's server-side timing rule keeps them. That server has no rate
     limits: every simulated person comes from 127.0.0.1.
     """
+    from crowdsim import SIM_PREFIX, ClientOptions, ResponseModel, simulate
     from webapp import create_app, db_engine
-    from webapp.simulate import SIM_PREFIX, ClientOptions, ResponseModel, simulate
 
     if participants <= 0:
         return 0
@@ -190,7 +191,7 @@ def next_steps(out: Path, database_url: str) -> str:
 
 def port_problem(host: str, port: int) -> str | None:
     try:
-        from webapp.devserver import port_problem as problem
+        from webapp import port_problem as problem
     except ImportError:  # no web app in this installation: nothing will be served
         return None
     return problem(host, port)

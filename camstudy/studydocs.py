@@ -16,7 +16,7 @@ DOCS_PATH = Path(__file__).resolve().parents[1] / "docs" / "study-toml.md"
 OWNER_TITLES = {
     "generator": "Generator sections (`camstudy generate`, `camstudy evaluate`; generator/settings.py)",
     "webapp": "Web app sections (`camstudy import`, `camstudy serve`, `camstudy mturk`; "
-              "webapp/settings.py, webapp/crowd_settings.py)",
+              "webapp/settings.py)",
     "analysis": "Analysis section (`camstudy report --config`; analysis/settings.py)",
 }
 

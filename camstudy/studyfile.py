@@ -1,7 +1,7 @@
 """study.toml as a whole: every section known, every key checked, no contradictions.
 
 Each package declares its own sections (generator/settings.py, webapp/settings.py,
-webapp/crowd_settings.py, analysis/settings.py); this module only collects them, so it
+analysis/settings.py); this module only collects them, so it
 is the one place that knows every section name. ``problems`` is what every command
 that reads study.toml runs first (generate, evaluate, import, report, mturk, check):
 an unknown section such as ``[pair]`` is refused with the known ones (and the closest
@@ -18,12 +18,12 @@ from typing import Any, Callable
 from analysis import settings as analysis_settings
 from camstudy.schema import Section, closest, read_section, toml_value
 from generator import settings as generator_settings
-from webapp import crowd_settings, settings as webapp_settings
+from webapp import settings as webapp_settings
 
 # package -> its sections, in the order docs/study-toml.md lists them
 OWNERS: dict[str, dict[str, type[Section]]] = {
     "generator": generator_settings.SECTIONS,
-    "webapp": {**webapp_settings.SECTIONS, **crowd_settings.SECTIONS},
+    "webapp": {**webapp_settings.SECTIONS, **webapp_settings.CROWD_SECTIONS},
     "analysis": analysis_settings.SECTIONS,
 }
 SECTIONS: dict[str, type[Section]] = {name: cls for owned in OWNERS.values() for name, cls in owned.items()}
@@ -111,7 +111,7 @@ def original_shown_but_not_rendered(s: Sections, filename: str) -> list[str]:
 
 RULES: list[Callable[[Sections, str], list[str]]] = [
     per_participant_vs_rendered, primary_questions_asked, original_shown_but_not_rendered,
-    crowd_settings.prolific_needs_code,
+    webapp_settings.prolific_needs_code,
 ]
 
 

@@ -9,7 +9,8 @@ import os
 
 from alembic import context
 
-from webapp.db import Base, make_engine
+from webapp.data.engine import make_engine
+from webapp.data.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,114 +1,60 @@
 """camstudy survey web app: blinded A/B judgments of explanation maps.
 
-``create_app(config)`` builds the Flask app (``flask --app webapp run`` finds it).
-Blueprints: ``survey`` (participant pages), ``api`` (participant JSON API,
-described in ``openapi.yaml``), ``admin`` (researcher area), ``recruit``
-(participant sources: the lab now, MTurk/Prolific later). The database schema is
-Alembic's (``camstudy db upgrade``); the app refuses to start on an older one.
+Folders by audience: ``survey/`` (participant pages, the JSON API, saving answers),
+``recruitment/`` (where participants come from: the lab, MTurk and Prolific side by
+side), ``admin/`` (the researcher area), ``data/`` (the database tables, import,
+export, Alembic glue), ``server/`` (how it is served: development server, gunicorn,
+security headers). ``app.py`` builds the Flask app (``flask --app webapp run`` finds
+``create_app`` here), ``cli.py`` holds the subcommands (``camstudy db|import|serve|
+export|mturk``), ``settings.py`` the study.toml sections.
+
+The public functions below load lazily: ``import webapp`` loads neither flask nor
+sqlalchemy, so ``camstudy check`` and other packages can import it cheaply.
 """
 from __future__ import annotations
 
-import os
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # flask is imported by create_app: `camstudy check` reads webapp.settings without it
-    from flask import Flask
+import importlib
+from typing import Any
 
 # Participant ids of `camstudy simulate` (simulated people, not people): stored and
 # exported like anyone's, marked in the admin area (analysis has its own copy: it does
 # not import webapp).
 SIM_PREFIX = "sim-"
 
-ENV_KEYS = {
-    # config key -> environment variable
-    "SECRET_KEY": "CAMSTUDY_SECRET_KEY",
-    "DATABASE_URL": "DATABASE_URL",
-    "CAMSTUDY_ADMIN_PASSWORD": "CAMSTUDY_ADMIN_PASSWORD",
-    "CAMSTUDY_ADMIN_TOKEN": "CAMSTUDY_ADMIN_TOKEN",
-    "CAMSTUDY_LAB_PASSWORD": "CAMSTUDY_LAB_PASSWORD",
-    "CAMSTUDY_STUDY": "CAMSTUDY_STUDY",
-    "RATELIMIT_STORAGE_URI": "CAMSTUDY_RATELIMIT_STORAGE_URI",
+_PUBLIC = {
+    # the app
+    "create_app": "webapp.app:create_app",
+    "db_engine": "webapp.app:db_engine",
+    # the database and studies in it
+    "upgrade_database": "webapp.data.migrate:upgrade",
+    "import_study": "webapp.data.importer:import_study_dir",
+    "count_simulated_participants": "webapp.data.stored:count_simulated_participants",
+    "stored_answers": "webapp.data.stored:stored_answers",
+    "allocation_overruns": "webapp.data.stored:allocation_overruns",
+    # serving
+    "serve": "webapp.server.serve:serve",
+    "port_problem": "webapp.server.devserver:port_problem",
+    # the bytes the survey serves for an image
+    "layout_free_png": "webapp.survey.stimulus_bytes:layout_free_png",
+    # errors the functions above raise
+    "StudyImportError": "webapp.errors:StudyImportError",
+    "StudyChangedError": "webapp.errors:StudyChangedError",
+    "SchemaError": "webapp.errors:SchemaError",
+    "ServeError": "webapp.errors:ServeError",
+    "SettingsError": "webapp.settings:SettingsError",
 }
+__all__ = ["SIM_PREFIX", *_PUBLIC]
 
 
-def default_database_url(instance_path: str) -> str:
-    return "sqlite:///" + os.path.join(instance_path, "camstudy.sqlite3")
+def __getattr__(name: str) -> Any:
+    target = _PUBLIC.get(name)
+    if target is None:
+        raise AttributeError(f"module 'webapp' has no attribute {name!r}")
+    module, _, attr = target.partition(":")
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
 
 
-def load_config(app: Flask, config: dict[str, Any] | None) -> None:
-    app.config.from_mapping(
-        SECRET_KEY=None,
-        MAX_CONTENT_LENGTH=64 * 1024,  # answers are tiny; nothing legitimate is larger
-        MAX_FORM_MEMORY_SIZE=64 * 1024,
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=timedelta(days=7),
-        WTF_CSRF_TIME_LIMIT=None,  # a consent page may stay open long in the lab
-        RATELIMIT_ENABLED=True,
-        RATELIMIT_STORAGE_URI="memory://",
-        CAMSTUDY_RATE_ANSWERS="120 per minute",
-        CAMSTUDY_RATE_START="30 per minute",
-        CAMSTUDY_RATE_LOGIN="10 per minute",
-        CAMSTUDY_CHECK_SCHEMA=True,
-        CAMSTUDY_STUDY=None,
-    )
-    for key, env in ENV_KEYS.items():
-        if os.environ.get(env):
-            app.config[key] = os.environ[env]
-    if os.environ.get("SECRET_KEY") and not app.config["SECRET_KEY"]:
-        app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
-    if config:
-        app.config.update(config)
-    if not app.config.get("DATABASE_URL"):
-        os.makedirs(app.instance_path, exist_ok=True)
-        app.config["DATABASE_URL"] = default_database_url(app.instance_path)
-    relaxed = app.debug or app.testing
-    if "SESSION_COOKIE_SECURE" not in (config or {}):
-        env = os.environ.get("CAMSTUDY_COOKIE_SECURE")
-        app.config["SESSION_COOKIE_SECURE"] = (env.lower() in ("1", "true", "yes")) if env else not relaxed
-    if not app.config["SECRET_KEY"]:
-        if not relaxed:
-            raise RuntimeError(
-                "SECRET_KEY is not set: set CAMSTUDY_SECRET_KEY to a long random string "
-                "(python -c 'import secrets; print(secrets.token_hex(32))'); "
-                "only debug mode runs without one"
-            )
-        app.config["SECRET_KEY"] = os.urandom(32).hex()
-
-
-def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the survey app; ``config`` overrides defaults and the environment."""
-    from flask import Flask
-
-    from webapp.json_body import StrictJSONProvider, StrictJSONRequest
-
-    app = Flask(__name__, instance_relative_config=True)
-    app.json = StrictJSONProvider(app)  # every request.get_json(): bounded, strict JSON
-    app.request_class = StrictJSONRequest
-    load_config(app, config)
-
-    from webapp import admin, api, examples, health, recruit, security, survey
-    from webapp.db import db
-    from webapp.migrate import check_schema
-
-    db.init_app(app)
-    guard = app.extensions["camstudy_db"][2]
-    if guard is not None and guard.changed():
-        # a worker started after its server's SQLite file went: boot, and answer 503 (health.py)
-        app.logger.error("the SQLite file %s was removed or replaced after the server started", guard.path)
-    elif app.config["CAMSTUDY_CHECK_SCHEMA"]:
-        check_schema(db_engine(app))
-    security.init_app(app)
-    app.register_blueprint(survey.bp)
-    app.register_blueprint(examples.bp)
-    app.register_blueprint(api.bp)
-    security.csrf.exempt(api.bp)  # JSON only, token in the URL; see api.py
-    app.register_blueprint(admin.bp)
-    app.register_blueprint(recruit.bp)
-    app.register_blueprint(health.bp)
-    return app
-
-
-def db_engine(app: Flask):
-    return app.extensions["camstudy_db"][0]
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

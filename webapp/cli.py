@@ -1,31 +1,32 @@
-"""`camstudy db|import|serve|export`: each ``f(argv) -> int`` with its own parser.
+"""`camstudy db|import|serve|export|mturk`: each ``<name>_main(argv) -> int`` with its own
+parser; the work is done by webapp's functions, these parse and print.
 
 The database is ``--database-url``, else ``DATABASE_URL``, else the SQLite file in the
 Flask instance folder (``instance/camstudy.sqlite3`` beside the package in a checkout).
+
+``camstudy mturk ...`` publishes the survey as HITs, follows them, reviews, pays
+bonuses. Sandbox unless ``--live``; live commands that spend money or change HITs ask
+for a typed confirmation showing the amount (or take ``--yes``). ``--dry-run`` prints,
+one JSON object per line, every boto3 call with its exact keyword arguments and sends
+nothing (nor writes to the database).
 """
 from __future__ import annotations
 
 import argparse
 import os
-import secrets
+import re
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 
 def _url(args: argparse.Namespace) -> str:
-    if getattr(args, "database_url", None):
-        return args.database_url
-    if os.environ.get("DATABASE_URL"):
-        return os.environ["DATABASE_URL"]
-    from flask import Flask
+    from webapp.app import resolve_database_url
 
-    from webapp import default_database_url
-
-    instance = Flask("webapp", instance_relative_config=True).instance_path
-    os.makedirs(instance, exist_ok=True)
-    return default_database_url(instance)
+    return resolve_database_url(getattr(args, "database_url", None))
 
 
 def _db_arg(p: argparse.ArgumentParser) -> None:
@@ -33,17 +34,14 @@ def _db_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _checked_engine(url: str):
-    from webapp.db import make_engine
-    from webapp.migrate import SchemaError, check_schema
+    from webapp.data.migrate import checked_engine
+    from webapp.errors import SchemaError
 
-    engine = make_engine(url)
     try:
-        check_schema(engine)
+        return checked_engine(url)
     except SchemaError as exc:
-        engine.dispose()
         print(f"error: {exc}", file=sys.stderr)
         return None
-    return engine
 
 
 def db_main(argv: list[str]) -> int:
@@ -57,8 +55,8 @@ def db_main(argv: list[str]) -> int:
                       help="go ahead although the database holds answers (SQLite: a backup copy is written first)")
     _db_arg(down)
     args = p.parse_args(argv)
-    from webapp import migrate
-    from webapp.db import make_engine
+    from webapp.data import migrate
+    from webapp.data.engine import make_engine
 
     url = _url(args)
     engine = make_engine(url)
@@ -83,8 +81,8 @@ def db_main(argv: list[str]) -> int:
 
 def _downgrade(engine, url: str, shown: str, revision: str, discard_answers: bool) -> int:
     """Refuse to drop answers unless told so; back the database up (or say how) first."""
-    from webapp import migrate
-    from webapp.db import sqlite_file
+    from webapp.data import migrate
+    from webapp.data.engine import sqlite_file
 
     answers = migrate.answers_held(engine)
     path = sqlite_file(url)
@@ -114,19 +112,15 @@ def import_main(argv: list[str]) -> int:
                    help="with --replace: also when it has answers (they are deleted; export them first)")
     _db_arg(p)
     args = p.parse_args(argv)
-    from webapp.importer import ImportError_, import_study
+    from webapp.data.importer import import_study_dir
+    from webapp.errors import SchemaError, StudyImportError
     from webapp.settings import SettingsError
 
-    engine = _checked_engine(_url(args))
-    if engine is None:
+    try:
+        result = import_study_dir(args.study_dir, _url(args), args.replace, args.discard_answers)
+    except (StudyImportError, SettingsError, SchemaError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
-    with Session(engine) as session:
-        try:
-            result = import_study(session, args.study_dir, args.replace, args.discard_answers)
-        except (ImportError_, SettingsError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-    engine.dispose()
     what = "imported" if result.created else "already imported, unchanged"
     if not result.created and result.settings_changed:
         what = "already imported; survey settings updated from study.toml"
@@ -141,7 +135,7 @@ def export_main(argv: list[str]) -> int:
     p.add_argument("--study", help="only this study id (default: every study in the database)")
     _db_arg(p)
     args = p.parse_args(argv)
-    from webapp import export
+    from webapp.data import export
 
     engine = _checked_engine(_url(args))
     if engine is None:
@@ -159,7 +153,7 @@ def export_main(argv: list[str]) -> int:
 
 def _proxy_hops(p: argparse.ArgumentParser, given: int | None) -> int:
     """--proxy-hops, else $CAMSTUDY_PROXY_HOPS, else 0 (no forwarded header trusted)."""
-    from webapp.prod import proxy_hops_from_env
+    from webapp.server.prod import proxy_hops_from_env
 
     try:
         hops = proxy_hops_from_env() if given is None else given
@@ -168,20 +162,6 @@ def _proxy_hops(p: argparse.ArgumentParser, given: int | None) -> int:
     if hops < 0:
         p.error("--proxy-hops must be 0 or more")
     return hops
-
-
-def _admin_credentials(prod: bool, config: dict, notes: list[str]) -> str | None:
-    """What the banner shows after the admin URL (None: no admin line). Only a token
-    generated for this run is printed: stdout of a service ends up in its log, and a
-    credential from the environment must not. ``--prod`` generates none."""
-    if os.environ.get("CAMSTUDY_ADMIN_TOKEN") or os.environ.get("CAMSTUDY_ADMIN_PASSWORD"):
-        return "  (log in with CAMSTUDY_ADMIN_PASSWORD, or open it once with ?token=<CAMSTUDY_ADMIN_TOKEN>)"
-    if prod:
-        notes.append("the admin area is off: set CAMSTUDY_ADMIN_PASSWORD or CAMSTUDY_ADMIN_TOKEN to turn it on")
-        return None
-    token = config["CAMSTUDY_ADMIN_TOKEN"] = secrets.token_urlsafe(18)
-    notes.append("admin token generated for this run (set CAMSTUDY_ADMIN_TOKEN or CAMSTUDY_ADMIN_PASSWORD to choose)")
-    return f"?token={token}"
 
 
 def serve_main(argv: list[str]) -> int:
@@ -205,64 +185,138 @@ def serve_main(argv: list[str]) -> int:
     if args.prod and args.debug:
         p.error("--prod and --debug do not go together")
     args.proxy_hops = _proxy_hops(p, args.proxy_hops)
-    args.port = args.port or (8000 if args.prod else 5000)
-    from webapp import devserver
+    from webapp.errors import ServeError
+    from webapp.server.serve import serve
 
-    busy = devserver.port_problem(args.host, args.port)
-    if busy:  # before any work, banner or token
-        print(f"error: {busy}; stop the other server or choose another port with --port", file=sys.stderr)
-        return 1
-    from webapp import create_app, db_engine
-    from webapp.migrate import SchemaError
-
-    config: dict = {"DATABASE_URL": _url(args), "DEBUG": args.debug}
-    if args.study:
-        config["CAMSTUDY_STUDY"] = args.study
-    notes = []
-    if not os.environ.get("CAMSTUDY_SECRET_KEY"):
-        config["SECRET_KEY"] = secrets.token_hex(32)
-        notes.append("CAMSTUDY_SECRET_KEY is not set: using a key for this run only "
-                     "(participants resume through their link after a restart)")
-    if not os.environ.get("CAMSTUDY_COOKIE_SECURE") and not args.prod:
-        config["SESSION_COOKIE_SECURE"] = False  # the development server speaks plain HTTP
-    admin_line = _admin_credentials(args.prod, config, notes)
     try:
-        app = create_app(config)
-    except (SchemaError, RuntimeError) as exc:
+        serve(args.host, args.port, args.log_file, database_url=args.database_url, study=args.study,
+              debug=args.debug, prod=args.prod, workers=args.workers, threads=args.threads,
+              proxy_hops=args.proxy_hops, access_log=args.access_log)
+    except ServeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    with app.app_context():
-        from webapp.db import db
-        from webapp.flow import active_study
-
-        study = active_study(db.session)
-    if study is None:
-        print("error: no study in the database" + (f" with id {args.study!r}" if args.study else "")
-              + ": run `camstudy import <study dir>` first", file=sys.stderr)
-        return 1
-    base = f"http://{args.host}:{args.port}"
-    print(f"camstudy: serving study {study.study_id} on {base}")
-    print(f"  participant link (lab): {base}/lab")
-    if admin_line:
-        print(f"  admin: {base}/admin/{admin_line}")
-    for note in notes:
-        print(f"  note: {note}")
-    sys.stdout.flush()
-    if args.prod:
-        from webapp import prod
-
-        guard = app.extensions["camstudy_db"][2]
-        if guard is not None:  # workers refuse a file replaced before they start, too
-            config["CAMSTUDY_SQLITE_FILE_ID"] = guard.identity
-        db_engine(app).dispose()  # workers open their own connections after the fork
-        return prod.run(config, prod.ProdOptions(
-            host=args.host, port=args.port, workers=args.workers, threads=args.threads,
-            proxy_hops=args.proxy_hops, access_log=args.access_log,
-        ))
-    if args.log_file is None:
-        devserver.run(app, args.host, args.port, args.debug)
-    else:
-        args.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with args.log_file.open("a", encoding="utf-8") as log:
-            devserver.run(app, args.host, args.port, args.debug, log)
     return 0
+
+
+# --------------------------------------------------------------------------- camstudy mturk
+
+MTURK_DESCRIPTION = "`camstudy mturk ...`: publish the survey as HITs, follow them, review, pay bonuses."
+MTURK_COMMANDS = {
+    "balance": "show the account balance",
+    "cost": "rewards + MTurk fees for the planned assignments (nothing is created)",
+    "create": "create the HITs (ExternalQuestion, <= 9 assignments each)",
+    "list": "the study's HITs and their assignment counts",
+    "status": "per HIT: available, pending, submitted, approved, rejected (stores assignments)",
+    "review": "approve assignments that passed the attention checks (prints only, unless --apply)",
+    "bonus": "pay a bonus (once per assignment)",
+    "expire": "stop HITs from taking new workers",
+    "delete": "delete reviewed, expired HITs",
+}
+
+
+def mturk_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--live", action="store_true", help="use the live marketplace (real money); default: sandbox")
+    common.add_argument("--yes", action="store_true", help="with --live: do not ask for confirmation")
+    common.add_argument("--dry-run", action="store_true", help="print the boto3 calls as JSON lines; call nothing")
+    common.add_argument("--study", help="study id (default: the latest imported)")
+    common.add_argument("--profile", help="AWS profile (default: the standard AWS credential chain)")
+    common.add_argument("--database-url", help="SQLAlchemy URL (default: $DATABASE_URL or the instance SQLite file)")
+    p = argparse.ArgumentParser(prog="camstudy mturk", description=MTURK_DESCRIPTION)
+    sub = p.add_subparsers(dest="command", required=True)
+    parsers = {name: sub.add_parser(name, help=text, description=text, parents=[common])
+               for name, text in MTURK_COMMANDS.items()}
+    for name in ("cost", "create"):
+        parsers[name].add_argument("--assignments", type=int, help="number of assignments "
+                                   "(default: [mturk] assignments, else enough for ratings_per_pair)")
+    parsers["create"].add_argument("--url", help="public https:// base URL of the survey (default: [mturk] public_url)")
+    parsers["review"].add_argument("--apply", action="store_true", help="send the approvals (and rejections)")
+    parsers["review"].add_argument("--reject", action="store_true",
+                                   help="reject assignments that failed (needs --message); default: hold them")
+    parsers["review"].add_argument("--message", help="feedback shown to rejected workers")
+    b = parsers["bonus"]
+    who = b.add_mutually_exclusive_group(required=True)
+    who.add_argument("--assignment", help="assignment id")
+    who.add_argument("--all-approved", action="store_true", help="every approved assignment without a bonus yet")
+    b.add_argument("--amount", required=True, help='US dollars, e.g. "0.50"')
+    b.add_argument("--reason", required=True, help="shown to the worker")
+    for name in ("expire", "delete"):
+        parsers[name].add_argument("--hit", help="only this HIT id (default: all of the study's HITs)")
+    return p
+
+
+def _confirm_live(args: argparse.Namespace) -> Callable[[str], bool]:
+    def confirm(text: str) -> bool:
+        if not args.live or args.yes or args.dry_run or (args.command == "review" and not args.apply):
+            return True
+        if not sys.stdin.isatty():
+            print(f"{text}\nrefused: live mode needs a typed confirmation on a terminal, or --yes", file=sys.stderr)
+            return False
+        answer = input(f"LIVE MARKETPLACE, real money. {text} Type 'yes' to go on: ")
+        return answer.strip().lower() == "yes"
+
+    return confirm
+
+
+def mturk_main(argv: list[str], client: Any = None, sleep: Callable[[float], None] | None = None) -> int:
+    """``client``: a boto3 mturk client to use instead of one from the AWS chain (tests)."""
+    args = mturk_parser().parse_args(argv)
+    if args.command == "review" and args.reject and not args.message:
+        print("error: --reject needs --message TEXT (MTurk shows it to the worker)", file=sys.stderr)
+        return 2
+    if args.command == "bonus" and not re.fullmatch(r"\d{1,4}\.\d{2}", args.amount):
+        print(f'error: --amount must be US dollars with two decimals, e.g. "0.50", got {args.amount!r}', file=sys.stderr)
+        return 2
+    from webapp.data.tables import Study
+    from webapp.recruitment.mturk import requester
+    from webapp.recruitment.mturk.calls import Calls, MTurkError, make_client
+    from webapp.settings import SettingsError, check_study_dir
+
+    engine = _checked_engine(_url(args))
+    if engine is None:
+        return 1
+    sandbox = not args.live
+    out = sys.stderr if args.dry_run else sys.stdout
+    try:
+        with Session(engine) as session:
+            q = select(Study).filter_by(study_id=args.study) if args.study else \
+                select(Study).order_by(Study.imported_at.desc(), Study.id.desc()).limit(1)
+            study = session.scalar(q)
+            if study is None:
+                print("error: no study " + (f"{args.study!r} " if args.study else "")
+                      + "in the database: run `camstudy import <study dir>` first", file=sys.stderr)
+                return 1
+            check_study_dir(study.study_dir, study.manifest)  # the file as import checks it, edits included
+            if client is None and not args.dry_run and args.command != "cost":
+                from botocore.exceptions import BotoCoreError
+
+                try:
+                    client = make_client(sandbox, args.profile)
+                except BotoCoreError as exc:  # e.g. an unknown --profile
+                    raise MTurkError(f"cannot set up the MTurk client: {exc}") from exc
+            extra = {"sleep": sleep} if sleep else {}
+            reader = Calls(client, dry_run=args.dry_run, **extra)
+            writer = Calls(client, dry_run=args.dry_run or (args.command == "review" and not args.apply), **extra)
+            ctx = requester.Context(session, study, sandbox, reader, writer,
+                                    say=lambda line: print(line, file=out), confirm=_confirm_live(args))
+            return _mturk_run(args, ctx, requester)
+    except (MTurkError, SettingsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+
+
+def _mturk_run(args: argparse.Namespace, ctx: Any, requester: Any) -> int:
+    c = args.command
+    if c == "create":
+        return requester.create(ctx, args.url, args.assignments)
+    if c == "cost":
+        return requester.cost(ctx, args.assignments)
+    if c == "review":
+        return requester.review(ctx, args.message if args.reject else None)
+    if c == "bonus":
+        return requester.bonus(ctx, args.assignment, args.all_approved, args.amount, args.reason)
+    if c in ("expire", "delete"):
+        return getattr(requester, c)(ctx, args.hit)
+    return {"balance": requester.balance, "list": requester.list_hits, "status": requester.status}[c](ctx)

@@ -9,7 +9,7 @@ Two rules guard against who and what got in (docs/analysis.md): a crowd particip
 ``verification`` not "verified") is left out of the primary analysis; and a participant
 whose median server-side time per trial (``server_ms``, measured by the survey server,
 not the browser) is under ``min_median_server_ms`` (default 1000, the number
-webapp/timing.py flags in the admin area) is excluded: their answers arrived
+webapp/admin/timing.py flags in the admin area) is excluded: their answers arrived
 faster than a person can look at two images and answer.
 """
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Each simulated study is drawn with `analysis.synthetic` as the webapp would run it:
 `--pairs` pairs in the study, each participant shown `--pairs-per-participant` of them,
-least-shown pairs first and each pair's sides counterbalanced (webapp/assignment.py),
+least-shown pairs first and each pair's sides counterbalanced (webapp/survey/assignment.py),
 two attention-check trials, ties at `--tie-rate`, participant and pair random effects.
 A share `--exclusion-rate` of the recruited participants does not finish and is removed
 by the pre-registered exclusions. Then exactly what decides in `camstudy report` runs:

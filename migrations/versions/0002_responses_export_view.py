@@ -5,7 +5,7 @@ Revises: 0001
 Create Date: 2026-11-22 04:45:00.000000
 
 A read-only view with the columns and values of the responses export
-(docs/formats.md, webapp/export.py), for `analysis/report.py --db URL`.
+(docs/formats.md, webapp/data/export.py), for `analysis/report.py --db URL`.
 Booleans come out as the export's text `true`/`false` (empty/NULL where the
 export leaves a cell empty), so the same parsing serves the CSV and the view.
 The SQL is shared by SQLite and PostgreSQL except the `answered_at` formatting
@@ -21,7 +21,7 @@ down_revision = '0001'
 branch_labels = None
 depends_on = None
 
-# answered_at as webapp.export.iso_utc writes it: 2026-11-22T10:03:12.345Z.
+# answered_at as webapp.data.export.iso_utc writes it: 2026-11-22T10:03:12.345Z.
 ANSWERED_AT = {
     # to_char's MS truncates to whole milliseconds, like iso_utc.
     'postgresql': """to_char(r.answered_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')""",

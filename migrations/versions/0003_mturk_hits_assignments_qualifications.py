@@ -4,7 +4,7 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-22 04:51:17.207392
 
-Tables written by `camstudy mturk` (webapp/mturk): the HITs it created (with the
+Tables written by `camstudy mturk` (webapp/recruitment/mturk): the HITs it created (with the
 UniqueRequestToken written before the call), the assignments MTurk reported with
 what was done about them (review, bonus, exclusion qualification), and the custom
 qualification type per study and mode (sandbox/live).

@@ -4,7 +4,7 @@ Revision ID: 0005_admin_sessions
 Revises: 0004
 Create Date: 2026-11-30 05:20:00
 
-One row per logged-in admin browser (webapp/admin.py): the hash of the nonce in its
+One row per logged-in admin browser (webapp/admin/views.py): the hash of the nonce in its
 cookie and a keyed fingerprint of the credential it logged in with, so that logout
 and a changed admin token or password end the session on the server.
 """

@@ -14,13 +14,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# The repository, as `python -m pytest` has it: under a bare `pytest`, tests/webapp (no
-# __init__.py) would otherwise stand in for the webapp package. Then the webapp tests'
-# small study (no torch) and free port.
-sys.path += [str(ROOT), str(ROOT / "tests" / "webapp")]
+# The repository, as `python -m pytest` has it (the webapp tests' small study, no torch,
+# and free port are imported from it).
+sys.path += [str(ROOT)]
 
-from prod_server import free_port  # noqa: E402
-from webapp_helpers import build_study  # noqa: E402
+from tests.webapp.helpers import build_study  # noqa: E402
+from tests.webapp.prod_server import free_port  # noqa: E402
 
 TOKEN = "demo-admin-token-123"
 TWELVE_OF_TWELVE = '>12</span> of <span data-count="participants">12</span> participants are simulated'

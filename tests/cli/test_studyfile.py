@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path += [str(ROOT), str(ROOT / "tests" / "webapp")]
+sys.path += [str(ROOT)]
 
 from camstudy.cli import main  # noqa: E402
-from webapp_helpers import build_study  # noqa: E402
+from tests.webapp.helpers import build_study  # noqa: E402
 
 DEMO = (ROOT / "generator" / "demo_study.toml").read_text(encoding="utf-8")
 # misspelt section -> (the section meant, a line that belongs in it)
@@ -45,7 +45,7 @@ def assert_names_section(err: str, wrong: str) -> None:
 
 @pytest.fixture(scope="module")
 def db_url(tmp_path_factory) -> str:
-    from webapp.migrate import upgrade
+    from webapp.data.migrate import upgrade
 
     url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'survey.sqlite3'}"
     upgrade(url)

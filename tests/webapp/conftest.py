@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import pytest
 
-from webapp_helpers import Walker, build_study, migrate_and_import, reset_postgres, serving
+from tests.webapp.helpers import Walker, build_study, migrate_and_import, reset_postgres, serving
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def make_app(make_study: Callable[..., Path]):
     engines = []
 
     def make(db_url: str, study_dir: Path | None = None, **config: Any):
-        from webapp import create_app, db_engine
+        from webapp.app import create_app, db_engine
 
         migrate_and_import(db_url, study_dir or make_study())
         app = create_app({

@@ -14,7 +14,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests import ROOT
+
 # Under --prod /lab needs a password (webapp/recruit.py): the servers here have this one;
 # simulated participants pass it (ClientOptions(lab_password=...), --lab-password).
 LAB_PASSWORD = "lab-password-for-tests"

@@ -1,0 +1,2 @@
+"""The researcher area: live counts, participants (flagged too fast, unverified or
+simulated), export downloads, and its login."""
