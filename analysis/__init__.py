@@ -18,7 +18,7 @@ they run, and `import analysis` stays cheap for the other packages' tooling.
 """
 from __future__ import annotations
 
-import importlib
+from camstudy.lazy import lazy_exports
 
 # public name -> "module:attribute", imported on first use
 _PUBLIC = {
@@ -45,16 +45,4 @@ _PUBLIC = {
 
 __all__ = sorted(_PUBLIC)
 
-
-def __getattr__(name: str):
-    try:
-        module, attr = _PUBLIC[name].split(":")
-    except KeyError:
-        raise AttributeError(f"module 'analysis' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, _PUBLIC, globals())

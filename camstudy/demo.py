@@ -12,6 +12,7 @@ their participant ids start with "sim-", which the admin area and the report mar
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import secrets
@@ -35,20 +36,13 @@ def step(text: str) -> None:
     print(f"\n== {text}", flush=True)
 
 
-def usable(model_path: Path) -> bool:
-    """Whether a saved demo model still fits the current demo CNN and scenes."""
-    from generator import demo_model_usable
-
-    return demo_model_usable(model_path)
-
-
 def prepare_study(out: Path, seed: int) -> Path:
     """Train (if needed) and render the demo study; returns the study directory."""
-    from generator import demo_config_path, generate, summary_text, train_demo_model
+    from generator import demo_config_path, demo_model_usable, generate, summary_text, train_demo_model
 
     out.mkdir(parents=True, exist_ok=True)
     model_path = out / "demo-model.pt"
-    if model_path.is_file() and not usable(model_path):
+    if model_path.is_file() and not demo_model_usable(model_path):
         print(f"{model_path} was trained for an older demo CNN: training it again")
         model_path.unlink()
     if model_path.is_file():
@@ -71,37 +65,26 @@ def prepare_study(out: Path, seed: int) -> Path:
 
 def setup_database(database_url: str, study_dir: Path) -> int:
     """Migrate the demo database and import the study (replacing an outdated demo study)."""
-    from webapp import cli as web
+    from webapp import (SchemaError, SettingsError, StudyChangedError, StudyImportError, import_study,
+                        upgrade_database)
 
     step(f"database: {database_url}")
-    code = web.db_main(["upgrade", "--database-url", database_url])
-    if code:
-        return code
-    step(f"importing {study_dir}")
-    code = web.import_main([str(study_dir), "--database-url", database_url])
-    if code:
-        # The demo study changed since the last import (e.g. the demo model was retrained):
-        # demo answers are disposable, so replace the study rather than stop.
-        print("the demo study changed since it was imported: replacing it (demo answers are discarded)")
-        code = web.import_main([str(study_dir), "--replace", "--discard-answers", "--database-url", database_url])
-    return code
-
-
-def count_simulated(app) -> int:
-    """Simulated participants in the study the app's new participants join."""
-    from sqlalchemy import func, select
-
-    from webapp.data.engine import db
-    from webapp.data.tables import Participant
-    from webapp.survey.navigation import active_study
-
-    with app.app_context():
-        study = active_study(db.session)
-        if study is None:
-            return 0
-        return db.session.scalar(select(func.count(Participant.id)).where(
-            Participant.study_pk == study.id,
-            Participant.is_simulated))
+    try:
+        upgrade_database(database_url)
+        step(f"importing {study_dir}")
+        try:
+            result = import_study(study_dir, database_url)
+        except StudyChangedError:
+            # The demo study changed since the last import (e.g. the demo model was retrained):
+            # demo answers are disposable, so replace the study rather than stop.
+            print("the demo study changed since it was imported: replacing it (demo answers are discarded)")
+            result = import_study(study_dir, database_url, replace=True, discard_answers=True)
+    except (StudyImportError, SettingsError, SchemaError) as exc:
+        print(f"camstudy demo: error: {exc}", file=sys.stderr)
+        return 1
+    what = "imported" if result.created else "already imported, unchanged"
+    print(f"study {result.study_id}: {what} ({result.pairs} pairs, {result.attention_checks} attention checks)")
+    return 0
 
 
 @contextmanager
@@ -135,7 +118,7 @@ def seed_simulated(database_url: str, study_dir: Path, participants: int) -> int
     limits: every simulated person comes from 127.0.0.1.
     """
     from crowdsim import SIM_PREFIX, ClientOptions, ResponseModel, simulate
-    from webapp import create_app, db_engine
+    from webapp import count_simulated_participants, create_app, db_engine
 
     if participants <= 0:
         return 0
@@ -144,7 +127,7 @@ def seed_simulated(database_url: str, study_dir: Path, participants: int) -> int
                       "SESSION_COOKIE_SECURE": False, "RATELIMIT_ENABLED": False,
                       "CAMSTUDY_STUDY": manifest["study_id"]})
     try:
-        already = count_simulated(app)
+        already = count_simulated_participants(db_engine(app), manifest["study_id"])
         if already:
             print(f"simulated sessions: {already} already in the database (ids {SIM_PREFIX}…, "
                   "marked as simulated); none added")
@@ -153,7 +136,7 @@ def seed_simulated(database_url: str, study_dir: Path, participants: int) -> int
         with loopback_server(app) as url:
             result = simulate(url, participants, ResponseModel(), manifest, concurrency=min(participants, 16),
                               opts=opts, max_seconds=300, run_id="demo", seed=0)
-        added = count_simulated(app)
+        added = count_simulated_participants(db_engine(app), manifest["study_id"])
     finally:
         db_engine(app).dispose()
     for error in result.errors[:5]:
@@ -198,11 +181,11 @@ def port_problem(host: str, port: int) -> str | None:
 
 
 def serve_study(out: Path, study_dir: Path, host: str, port: int, simulated: int = DEFAULT_SIMULATED) -> int:
-    try:
-        from webapp import cli as web
-    except ImportError as exc:
-        print(f"(the survey web app is not available in this installation: {exc})")
+    if importlib.util.find_spec("flask") is None:
+        print("(the survey web app is not available in this installation: flask is not installed)")
         return 0
+    from webapp import ServeError, serve
+
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{(out / 'survey.sqlite').resolve()}")
     database_url = os.environ["DATABASE_URL"]
     code = setup_database(database_url, study_dir)
@@ -215,9 +198,13 @@ def serve_study(out: Path, study_dir: Path, host: str, port: int, simulated: int
     print(next_steps(out, database_url))
     log = out / "access.log"
     step(f"serving the survey on http://{host}:{port} (Ctrl+C stops it; one line per request in {log})")
-    code = web.serve_main(["--host", host, "--port", str(port), "--log-file", str(log)])
+    try:
+        serve(host, port, log, database_url=database_url)
+    except ServeError as exc:
+        print(f"camstudy demo: error: {exc}", file=sys.stderr)
+        return 1
     print(next_steps(out, database_url))
-    return code
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.fresh and out.exists():
         shutil.rmtree(out)
-    from generator.errors import CamStudyError
+    from generator import CamStudyError
 
     try:
         study_dir = prepare_study(out, args.seed)

@@ -1,6 +1,6 @@
 """docs/study-toml.md, written from the declarations (``camstudy check --write-docs``).
 
-The reference is generated, never edited by hand: tests/cli/test_studyfile.py compares
+The reference is generated, never edited by hand: tests/camstudy/test_studyfile.py compares
 the committed file with ``markdown()``, so a key added to a section without
 regenerating the docs fails the tests.
 """

@@ -15,8 +15,7 @@ The public names load lazily: ``import crowdsim`` imports neither requests nor w
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from camstudy.lazy import lazy_exports
 
 _PUBLIC = {
     "simulate": "crowdsim.run:simulate",
@@ -33,16 +32,4 @@ _PUBLIC = {
 }
 __all__ = list(_PUBLIC)
 
-
-def __getattr__(name: str) -> Any:
-    target = _PUBLIC.get(name)
-    if target is None:
-        raise AttributeError(f"module 'crowdsim' has no attribute {name!r}")
-    module, _, attr = target.partition(":")
-    value = getattr(importlib.import_module(module), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(__name__, _PUBLIC, globals())

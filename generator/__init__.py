@@ -13,7 +13,7 @@ The public functions below load lazily: ``import generator`` loads neither torch
 submodule.
 """
 
-import importlib
+from camstudy.lazy import lazy_exports
 
 # name -> "module:attribute"
 _PUBLIC = {
@@ -26,15 +26,4 @@ _PUBLIC = {
 }
 __all__ = list(_PUBLIC)
 
-
-def __getattr__(name: str):
-    if name not in _PUBLIC:
-        raise AttributeError(f"module 'generator' has no attribute {name!r}")
-    module, attribute = _PUBLIC[name].split(":")
-    value = getattr(importlib.import_module(module), attribute)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _PUBLIC, globals())

@@ -13,8 +13,7 @@ sqlalchemy, so ``camstudy check`` and other packages can import it cheaply.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from camstudy.lazy import lazy_exports
 
 # Participant ids of `camstudy simulate` (simulated people, not people): stored and
 # exported like anyone's, marked in the admin area (analysis has its own copy: it does
@@ -45,16 +44,4 @@ _PUBLIC = {
 }
 __all__ = ["SIM_PREFIX", *_PUBLIC]
 
-
-def __getattr__(name: str) -> Any:
-    target = _PUBLIC.get(name)
-    if target is None:
-        raise AttributeError(f"module 'webapp' has no attribute {name!r}")
-    module, _, attr = target.partition(":")
-    value = getattr(importlib.import_module(module), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(__name__, _PUBLIC, globals())

@@ -99,7 +99,7 @@ def test_default_demo_training_learns_the_shapes(trained_demo_model):
 
 def test_make_demo_retrains_a_model_of_an_older_demo(tmp_path):
     """Same parameter shapes, other scenes: `make demo` must not reuse an older demo model."""
-    from camstudy.demo import usable
+    from generator import demo_model_usable as usable
 
     path = tmp_path / "demo.pt"
     train_demo_model(path, seed=0, epochs=1, **TINY)

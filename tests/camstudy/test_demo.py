@@ -13,13 +13,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-# The repository, as `python -m pytest` has it (the webapp tests' small study, no torch,
-# and free port are imported from it).
-sys.path += [str(ROOT)]
-
-from tests.webapp.helpers import build_study  # noqa: E402
-from tests.webapp.prod_server import free_port  # noqa: E402
+from tests import ROOT
+from tests.webapp.helpers import build_study  # the webapp tests' small study (no torch)
+from tests.webapp.prod_server import free_port
 
 TOKEN = "demo-admin-token-123"
 TWELVE_OF_TWELVE = '>12</span> of <span data-count="participants">12</span> participants are simulated'
