@@ -64,6 +64,37 @@ def browser():
 
 BASE_POSTGRES_URL = os.environ.get("CAMSTUDY_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
 WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, ... under pytest-xdist
+if WORKER and int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    # One core's worth of threads per worker: torch's (and BLAS's) busy-waiting threads on
+    # a core that another worker uses slow both down several-fold (the demo CNN trained in
+    # 350 s instead of 70 s). Set before anything imports torch; subprocesses inherit it.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+
+# Expensive session fixtures whose users all run on one worker, one file after another,
+# so that no worker waits for another to build it.
+ONE_WORKER = {"trained_demo_model": "trained-demo-model"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Groups for pytest-xdist (``--dist loadgroup``): a file's tests run on one worker (its
+    module fixtures are built once), the files that use a ONE_WORKER fixture together.
+    The groups with slow tests go first, so the longest work starts at once rather than
+    at the end of the run."""
+    files: dict[Path, list[pytest.Item]] = {}
+    for item in items:
+        files.setdefault(item.path, []).append(item)
+    group_of: dict[Path, str] = {}
+    for path, its in files.items():
+        shared = [ONE_WORKER[f] for i in its for f in getattr(i, "fixturenames", ()) if f in ONE_WORKER]
+        group_of[path] = shared[0] if shared else path.relative_to(config.rootpath).as_posix()
+        for i in its:
+            i.add_marker(pytest.mark.xdist_group(group_of[path]))
+    first = {g: n for n, g in reversed(list(enumerate(group_of[i.path] for i in items)))}
+    slow = {group_of[i.path] for i in items if i.get_closest_marker("slow")}
+    rank = {g: (g not in ONE_WORKER.values(), g not in slow, first[g]) for g in first}
+    items.sort(key=lambda i: rank[group_of[i.path]])  # stable: a file keeps its own order
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -128,11 +128,12 @@ def test_power_agrees_with_a_direct_simulation_of_the_report(tmp_path):
     assert 0 < result.power["larger"]  # the comparison is not vacuous
 
 
+@pytest.mark.slow
 def test_power_search_finds_the_target_and_power_grows_with_participants():
     from analysis.settings import AnalysisConfig
 
     design = power.PowerDesign(p={"larger": 0.75}, pairs=10, pairs_per_participant=10,
-                          exclusion_rate=0.1)
+                               exclusion_rate=0.1)
     config = AnalysisConfig(mixed_model=False, primary_questions=("larger",))
     found = power.participants_needed(design, config, 0.8, simulations=40, start=4)
     assert found.participants is not None
