@@ -71,30 +71,53 @@ if WORKER and int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, "1")
 
-# Expensive session fixtures whose users all run on one worker, one file after another,
-# so that no worker waits for another to build it.
-ONE_WORKER = {"trained_demo_model": "trained-demo-model"}
+# Test files that must run on one worker, one after another, named by what they use:
+# the trained demo CNN (built once; no worker waits for another to build it) and
+# PostgreSQL (tests/webapp/server/test_faults.py restarts the server, which would break
+# another worker's connections).
+ONE_WORKER = {
+    "trained-demo-model": ("trained_demo_model",),
+    "postgres": ("postgres_url", "any_db_url", "fresh_postgres", "mark.postgres"),
+}
+
+
+def group_of(path: Path, root: Path) -> str:
+    """The scheduling group of a test file: a ONE_WORKER group, else the file itself."""
+    text = path.read_text(encoding="utf-8") if path.suffix == ".py" and path.is_file() else ""
+    for group, words in ONE_WORKER.items():
+        if any(w in text for w in words):
+            return group
+    return path.relative_to(root).as_posix()
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist loadfile`` with the ONE_WORKER groups: each group (a file, or the files of a
+    ONE_WORKER group) goes to one worker whole, in collection order (slow groups first,
+    see below). pytest-xdist's own ``loadgroup`` cannot do this under pytest 9: it marks
+    groups by rewriting ``item._nodeid``, which pytest 9 no longer reads."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    root = config.rootpath
+
+    class FileGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(root / nodeid.split("::", 1)[0], root)
+
+    return FileGroupScheduling(config, log)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Groups for pytest-xdist (``--dist loadgroup``): a file's tests run on one worker (its
-    module fixtures are built once), the files that use a ONE_WORKER fixture together.
-    The groups with slow tests go first, so the longest work starts at once rather than
-    at the end of the run."""
-    files: dict[Path, list[pytest.Item]] = {}
-    for item in items:
-        files.setdefault(item.path, []).append(item)
-    group_of: dict[Path, str] = {}
-    for path, its in files.items():
-        shared = [ONE_WORKER[f] for i in its for f in getattr(i, "fixturenames", ()) if f in ONE_WORKER]
-        group_of[path] = shared[0] if shared else path.relative_to(config.rootpath).as_posix()
-        for i in its:
-            i.add_marker(pytest.mark.xdist_group(group_of[path]))
-    first = {g: n for n, g in reversed(list(enumerate(group_of[i.path] for i in items)))}
-    slow = {group_of[i.path] for i in items if i.get_closest_marker("slow")}
-    rank = {g: (g not in ONE_WORKER.values(), g not in slow, first[g]) for g in first}
-    items.sort(key=lambda i: rank[group_of[i.path]])  # stable: a file keeps its own order
+    """The order the workers take the groups in: the ONE_WORKER groups, then groups with
+    slow tests, then the rest, so the longest work starts at once rather than at the end
+    of the run (--no-loadscope-reorder in pyproject.toml keeps this order)."""
+    groups = {path: group_of(path, config.rootpath) for path in {i.path for i in items}}
+    first = {g: n for n, g in reversed(list(enumerate(groups[i.path] for i in items)))}
+    slow = {groups[i.path] for i in items if i.get_closest_marker("slow")}
+    rank = {g: (g not in ONE_WORKER, g not in slow, first[g]) for g in first}
+    items.sort(key=lambda i: rank[groups[i.path]])  # stable: a file keeps its own order
 
 
 def pytest_configure(config: pytest.Config) -> None:

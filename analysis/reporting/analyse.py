@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
 
 from analysis.errors import AnalysisError, NotComputable
 from analysis.inputs.exclusions import Flow, apply_exclusions
@@ -16,6 +15,7 @@ from analysis.inputs.load import Manifest, Responses
 from analysis.settings import AnalysisConfig
 from analysis.stats import (agreement, breakdown, clustered, evaluation, objective, order, ordinal,
                             position, proportion, regression)
+from analysis.stats.multiplicity import holm
 from analysis.stats.results import Interval, Skipped
 from analysis.stats.sensitivity import exclusion_sensitivity
 
@@ -177,8 +177,7 @@ def decide(results: list[QuestionResults], alpha: float,
     found = [r for r in results if r.primary and not isinstance(r.model, Skipped)]
     if not found:
         return ()
-    reject, adjusted, _, _ = multipletests([r.model.pvalue for r in found], alpha=alpha,
-                                           method="holm")
+    reject, adjusted = holm([r.model.pvalue for r in found], alpha)
     return tuple(Decision(r.question, r.model.model, r.model.estimand, r.model.probability,
                           r.model.probability_interval, r.model.pvalue, float(a), bool(j),
                           None if margin is None else regression.equivalence(r.model, margin, alpha))

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from statsmodels.stats.multitest import multipletests
 
 from analysis.settings import AnalysisConfig
+from analysis.stats.multiplicity import holm
 from analysis.stats.proportion import binomial
 
 
@@ -83,8 +83,7 @@ def decide(frame, config: AnalysisConfig) -> dict[str, bool]:
     usable = [q for q, p in found.items() if p is not None]
     reject = dict.fromkeys(config.primary_questions, False)
     if usable:
-        decisions, _, _, _ = multipletests([found[q] for q in usable], alpha=config.alpha,
-                                           method="holm")
+        decisions, _ = holm([found[q] for q in usable], config.alpha)
         reject.update({q: bool(r) for q, r in zip(usable, decisions)})
     return reject
 

@@ -143,3 +143,20 @@ def test_tost_is_the_larger_one_sided_p_and_matches_the_90_percent_interval(stud
     assert eq.pvalue == pytest.approx(max(p1, p2))
     inside = 0.3 < eq.interval.low and eq.interval.high < 0.7
     assert eq.equivalent == inside and eq.interval.level == pytest.approx(0.9)
+
+
+def test_holm_equals_statsmodels_on_ties_boundaries_and_many_questions():
+    """analysis.stats.multiplicity.holm (statsmodels' Holm runs gc.collect() on each call)
+    gives statsmodels' decisions and adjusted p-values exactly."""
+    from analysis.stats.multiplicity import holm
+
+    rng = np.random.default_rng(7)
+    cases = [rng.uniform(0, 0.2, size=rng.integers(1, 8)) for _ in range(300)]
+    cases += [np.array([0.025, 0.05]), np.array([0.01, 0.01, 0.01]), np.array([1.0, 0.0, 0.5]),
+              np.array([0.0125, 0.0125, 0.04, 0.9]), np.array([0.05])]
+    for p in cases:
+        for alpha in (0.05, 0.01):
+            reject, adjusted = holm(p, alpha)
+            want_reject, want_adjusted, _, _ = multipletests(p, alpha=alpha, method="holm")
+            assert reject.tolist() == want_reject.tolist(), (p, alpha)
+            assert adjusted.tolist() == want_adjusted.tolist(), (p, alpha)
