@@ -40,7 +40,7 @@ status=0
 } 2>&1 | tee "$OUT/machine.txt"
 
 # 1. tests: parity first (the figures the issue asks for), then the rest of the generator's
-timeout 240 python3 -m pytest -q -p no:cacheprovider -rs --durations=10 \
+timeout 240 python3 -m pytest -q -p no:cacheprovider -o addopts="" -rs --durations=10 \
     tests/generator/rendering/test_cuda_parity.py tests/generator/rendering/test_render_overlap.py \
     tests/generator/rendering/test_blinding_bytes.py tests/generator/engine/test_cams.py \
     tests/generator/rendering/test_generate.py \

@@ -90,6 +90,7 @@ def group_of(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
+@pytest.hookimpl(optionalhook=True)  # a pytest without xdist (the GPU check) has no such hook
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """``--dist loadfile`` with the ONE_WORKER groups: each group (a file, or the files of a
     ONE_WORKER group) goes to one worker whole, in collection order (slow groups first,
