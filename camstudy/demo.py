@@ -82,8 +82,7 @@ def setup_database(database_url: str, study_dir: Path) -> int:
     except (StudyImportError, SettingsError, SchemaError) as exc:
         print(f"camstudy demo: error: {exc}", file=sys.stderr)
         return 1
-    what = "imported" if result.created else "already imported, unchanged"
-    print(f"study {result.study_id}: {what} ({result.pairs} pairs, {result.attention_checks} attention checks)")
+    print(result.summary())
     return 0
 
 

@@ -12,6 +12,7 @@ Where a piece is missing the test is skipped with a line that says why; under CI
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from pathlib import Path
@@ -81,6 +82,7 @@ ONE_WORKER = {
 }
 
 
+@functools.lru_cache(maxsize=None)  # asked once per test by the scheduler: read each file once
 def group_of(path: Path, root: Path) -> str:
     """The scheduling group of a test file: a ONE_WORKER group, else the file itself."""
     text = path.read_text(encoding="utf-8") if path.suffix == ".py" and path.is_file() else ""

@@ -121,10 +121,7 @@ def import_main(argv: list[str]) -> int:
     except (StudyImportError, SettingsError, SchemaError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    what = "imported" if result.created else "already imported, unchanged"
-    if not result.created and result.settings_changed:
-        what = "already imported; survey settings updated from study.toml"
-    print(f"study {result.study_id}: {what} ({result.pairs} pairs, {result.attention_checks} attention checks)")
+    print(result.summary())
     return 0
 
 

@@ -59,8 +59,3 @@ def encode_stimuli(images: torch.Tensor) -> list[bytes]:
                                                  strides=(*scanlines.strides[:2], 3, 1), writeable=True)
         pixels[...] = images.numpy().transpose(0, 2, 3, 1)
     return [layoutfree.png_from_rows(item, w, h) for item in scanlines]
-
-
-def stimulus_size(width: int, height: int) -> int:
-    """Bytes of a layout-free PNG of ``width`` x ``height`` pixels (the same for every stimulus)."""
-    return layoutfree.size(width, height)

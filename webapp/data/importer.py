@@ -37,6 +37,13 @@ class ImportResult:
     attention_checks: int
     settings_changed: bool
 
+    def summary(self) -> str:
+        """The line `camstudy import` (and the demo) prints."""
+        what = "imported" if self.created else "already imported, unchanged"
+        if not self.created and self.settings_changed:
+            what = "already imported; survey settings updated from study.toml"
+        return f"study {self.study_id}: {what} ({self.pairs} pairs, {self.attention_checks} attention checks)"
+
 
 # What participants see and answers refer to. Provenance that changes on every run of
 # the generator (created_at, generator_version, device, timings) is left out, so a

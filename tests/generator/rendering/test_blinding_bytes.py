@@ -21,7 +21,8 @@ from PIL import Image
 from torchvision.io import decode_png
 
 from generator.rendering import overlay as render
-from generator.rendering.encode import encode_batch, encode_stimuli, stimulus_size
+from camstudy.layoutfree import size as stimulus_size
+from generator.rendering.encode import encode_batch, encode_stimuli
 from tests import blinding_attack as attack
 
 
