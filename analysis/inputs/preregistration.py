@@ -19,7 +19,7 @@ import pandas as pd
 from analysis.errors import AnalysisError
 from analysis.inputs.load import read_document
 from analysis.settings import AnalysisConfig
-from analysis.version import camstudy_version
+from camstudy import __version__ as camstudy_version
 
 KIND = "camstudy-preregistration"
 VERSIONS = (1,)
@@ -49,7 +49,7 @@ def write(config: AnalysisConfig, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     path = out / "preregistration.json"
     path.write_text(json.dumps({
-        "format_version": 1, "kind": KIND, "camstudy_version": camstudy_version(),
+        "format_version": 1, "kind": KIND, "camstudy_version": camstudy_version,
         "registered_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "sha256": config_hash(config), "analysis": canonical(config)}, indent=1))
     return path

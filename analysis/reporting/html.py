@@ -12,7 +12,7 @@ from analysis.inputs.load import SimulatedShare
 from analysis.reporting import sentences
 from analysis.reporting.analyse import StudyResults
 from analysis.stats.results import Skipped
-from analysis.version import camstudy_version
+from camstudy import __version__ as camstudy_version
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -34,7 +34,7 @@ def render_html(study: StudyResults, pngs: dict[str, bytes], reasons: dict[str, 
                              autoescape=True, undefined=jinja2.StrictUndefined)
     template = env.get_template("report.html")
     return template.render(
-        study=study, version=camstudy_version(),
+        study=study, version=camstudy_version,
         simulated=simulated if simulated and simulated.simulated else None,
         generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         figures={k: base64.b64encode(v).decode("ascii") for k, v in pngs.items()},

@@ -8,7 +8,7 @@ from __future__ import annotations
 from analysis.inputs.load import SimulatedShare
 from analysis.reporting.analyse import Decision, QuestionResults, StudyResults
 from analysis.stats.results import Skipped
-from analysis.version import camstudy_version
+from camstudy import __version__ as camstudy_version
 
 VERB = {"larger": "judged larger", "focused": "judged more focused"}
 MODEL_NAMES = {"mixed": "mixed-effects logistic regression (random intercepts for participant and pair)",
@@ -159,7 +159,7 @@ def methods_paragraph(study: StudyResults) -> str:
         f"Sensitivity analyses refitted the model with a random side slope per participant, with "
         f"the other handling of ties, as a population-averaged GEE, as an ordinal model with ties "
         f"as the middle category, and under alternative exclusion rules. Analyses used camstudy "
-        f"{camstudy_version()} and statsmodels {statsmodels.__version__}.")
+        f"{camstudy_version} and statsmodels {statsmodels.__version__}.")
 
 
 def simulated_sentence(share: SimulatedShare) -> str:
